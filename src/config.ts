@@ -1,0 +1,168 @@
+/**
+ * The only reader of process.env (design.md layout). Every variable is parsed
+ * and checked at boot; a bad value stops boot with a message naming each bad
+ * variable, all at once (design.md habit 2). The result is frozen.
+ */
+import path from 'node:path';
+
+export type Role = 'admin' | 'data-manager' | 'investigator';
+export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator'];
+
+/** A sending site (hospital EHR). Its inbound bearer token is stored only as a SHA-256 hex digest. */
+export interface SiteConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly tokenSha256: string;
+  /** IANA time zone of the site, for calendar-day visit windows (clinical-reference §6). */
+  readonly timeZone: string;
+}
+
+/** A person using /api. Token stored hashed, like site tokens. */
+export interface UserConfig {
+  readonly id: string;
+  readonly role: Role;
+  readonly tokenSha256: string;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Unset → embedded PGlite in `dataDir`. */
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  readonly redisUrl: string;
+  readonly queuePrefix: string;
+  readonly mappingsDir: string;
+  readonly workerConcurrency: number;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: string;
+  readonly sites: readonly SiteConfig[];
+  readonly users: readonly UserConfig[];
+  /** Rows left in `received` longer than this are re-enqueued by the sweeper (design.md data flow). */
+  readonly sweepAfterMs: number;
+}
+
+/** Named defaults (design.md habit 8). */
+export const DEFAULTS = {
+  port: 8080,
+  host: '127.0.0.1',
+  dataDir: '.data/pglite',
+  queuePrefix: 'trialbridge',
+  workerConcurrency: 8,
+  bodyLimitBytes: 20 * 1024 * 1024,
+  logLevel: 'info',
+  sweepAfterMs: 60_000,
+  timeZone: 'UTC',
+} as const;
+
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function intVar(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
+    return dflt;
+  }
+  return n;
+}
+
+function jsonArray(env: NodeJS.ProcessEnv, name: string, problems: string[]): unknown[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  try {
+    const v = JSON.parse(raw);
+    if (Array.isArray(v)) return v;
+    problems.push(`${name}: expected a JSON array`);
+  } catch (e) {
+    problems.push(`${name}: not valid JSON (${(e as Error).message})`);
+  }
+  return [];
+}
+
+function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseSites(env: NodeJS.ProcessEnv, problems: string[]): SiteConfig[] {
+  const seen = new Set<string>();
+  return jsonArray(env, 'TRIALBRIDGE_SITES', problems).flatMap((s, i) => {
+    const at = `TRIALBRIDGE_SITES[${i}]`;
+    const o = (s ?? {}) as Record<string, unknown>;
+    const bad: string[] = [];
+    if (typeof o.id !== 'string' || !ID.test(o.id)) bad.push(`${at}.id: expected 1-64 characters [A-Za-z0-9._-]`);
+    else if (seen.has(o.id)) bad.push(`${at}.id: duplicate site id "${o.id}"`);
+    if (typeof o.tokenSha256 !== 'string' || !HEX64.test(o.tokenSha256))
+      bad.push(`${at}.tokenSha256: expected the lowercase SHA-256 hex digest of the site's token (see \`trialbridge hash-token\`)`);
+    const tz = o.timeZone ?? DEFAULTS.timeZone;
+    if (typeof tz !== 'string' || !isValidTimeZone(tz)) bad.push(`${at}.timeZone: not an IANA time zone`);
+    problems.push(...bad);
+    if (bad.length) return [];
+    seen.add(o.id as string);
+    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: o.tokenSha256 as string, timeZone: tz as string }];
+  });
+}
+
+function parseUsers(env: NodeJS.ProcessEnv, problems: string[]): UserConfig[] {
+  return jsonArray(env, 'TRIALBRIDGE_USERS', problems).flatMap((u, i) => {
+    const at = `TRIALBRIDGE_USERS[${i}]`;
+    const o = (u ?? {}) as Record<string, unknown>;
+    const bad: string[] = [];
+    if (typeof o.id !== 'string' || !ID.test(o.id)) bad.push(`${at}.id: expected 1-64 characters [A-Za-z0-9._-]`);
+    if (typeof o.role !== 'string' || !ROLES.includes(o.role as Role)) bad.push(`${at}.role: expected one of ${ROLES.join(', ')}`);
+    if (typeof o.tokenSha256 !== 'string' || !HEX64.test(o.tokenSha256)) bad.push(`${at}.tokenSha256: expected a lowercase SHA-256 hex digest`);
+    problems.push(...bad);
+    return bad.length ? [] : [{ id: o.id as string, role: o.role as Role, tokenSha256: o.tokenSha256 as string }];
+  });
+}
+
+/**
+ * Reads and validates the environment. `needs` says which parts the command
+ * uses, so `trialbridge migrate` does not demand a Redis URL.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?: boolean } = { redis: true }): Config {
+  const problems: string[] = [];
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+  const redisUrl = env.REDIS_URL?.trim() ?? '';
+  if (needs.redis && !redisUrl) problems.push('REDIS_URL: required (e.g. redis://127.0.0.1:6379)');
+  else if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL: expected a redis:// or rediss:// URL');
+  const queuePrefix = env.TRIALBRIDGE_QUEUE_PREFIX || DEFAULTS.queuePrefix;
+  // BullMQ builds keys as prefix:queue:...; a ':' in the prefix breaks Cluster hash tags.
+  if (!/^[A-Za-z0-9_-]+$/.test(queuePrefix)) problems.push('TRIALBRIDGE_QUEUE_PREFIX: expected [A-Za-z0-9_-]+');
+  const cfg: Config = {
+    port: intVar(env, 'PORT', DEFAULTS.port, 0, 65535, problems),
+    host: env.HOST || DEFAULTS.host,
+    databaseUrl,
+    dataDir: path.resolve(env.TRIALBRIDGE_DATA_DIR || path.join(REPO_ROOT, DEFAULTS.dataDir)),
+    redisUrl,
+    queuePrefix,
+    mappingsDir: path.resolve(env.TRIALBRIDGE_MAPPINGS_DIR || path.join(REPO_ROOT, 'mappings')),
+    workerConcurrency: intVar(env, 'TRIALBRIDGE_WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 500, problems),
+    bodyLimitBytes: intVar(env, 'TRIALBRIDGE_BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 1024 * 1024 * 1024, problems),
+    logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
+    sites: parseSites(env, problems),
+    users: parseUsers(env, problems),
+    sweepAfterMs: intVar(env, 'TRIALBRIDGE_SWEEP_AFTER_MS', DEFAULTS.sweepAfterMs, 1000, 86_400_000, problems),
+  };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel))
+    problems.push('LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent');
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(cfg);
+}

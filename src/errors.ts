@@ -1,0 +1,72 @@
+/**
+ * One catalogue of error codes (design.md habit 3): code → HTTP status →
+ * OperationOutcome issue code. Domain code throws AppError with a code; the one
+ * error middleware (src/api/errors.ts) renders it. Every code is listed in the
+ * README (checked by a test).
+ */
+import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+
+type IssueCode = OperationOutcomeIssue['code'];
+
+export const ERROR_CATALOGUE = {
+  'not-json': { status: 400, issue: 'invalid', text: 'The request body is not valid JSON' },
+  'unsupported-media-type': { status: 415, issue: 'not-supported', text: 'Content-Type must be application/fhir+json or application/json' },
+  'body-too-large': { status: 413, issue: 'too-costly', text: 'The request body exceeds the configured limit' },
+  unauthenticated: { status: 401, issue: 'login', text: 'A valid bearer token is required' },
+  forbidden: { status: 403, issue: 'forbidden', text: 'This token may not use this endpoint' },
+  'unsupported-resource-type': { status: 400, issue: 'not-supported', text: 'This resource type is not accepted' },
+  'resource-type-mismatch': { status: 400, issue: 'invalid', text: 'resourceType does not match the URL' },
+  'id-mismatch': { status: 400, issue: 'invalid', text: 'Resource id does not match the URL' },
+  'invalid-id': { status: 400, issue: 'value', text: 'Resource id is not a valid FHIR id' },
+  'validation-failed': { status: 400, issue: 'structure', text: 'The resource is not valid FHIR R4' },
+  'invalid-bundle': { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed' },
+  'transaction-failed': { status: 400, issue: 'processing', text: 'A transaction entry failed; nothing was stored' },
+  'invalid-query': { status: 400, issue: 'invalid', text: 'A query parameter is invalid' },
+  'not-found': { status: 404, issue: 'not-found', text: 'Not found' },
+  'method-not-allowed': { status: 405, issue: 'not-supported', text: 'Method not allowed on this path' },
+  'queue-unavailable': { status: 503, issue: 'transient', text: 'Stored, but the work queue is unavailable; it will be processed when the queue returns' },
+  'store-unavailable': { status: 503, issue: 'transient', text: 'The database is unavailable; nothing was stored' },
+  internal: { status: 500, issue: 'exception', text: 'Internal error' },
+} as const satisfies Record<string, { status: number; issue: IssueCode; text: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** System for the catalogue code carried in OperationOutcome.issue.details.coding. */
+export const ERROR_CODE_SYSTEM = 'https://trialbridge.dev/fhir/CodeSystem/error';
+
+/** The one error class of the domain. `issues` may carry precise extra issues (e.g. validator output). */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    readonly diagnostics?: string,
+    readonly expression?: string[],
+    readonly issues: OperationOutcomeIssue[] = [],
+  ) {
+    super(diagnostics ? `${code}: ${diagnostics}` : code);
+    this.name = 'AppError';
+    this.status = ERROR_CATALOGUE[code].status;
+  }
+}
+
+/** Builds the OperationOutcome for a catalogue code. */
+export function outcomeFor(code: ErrorCode, diagnostics?: string, expression?: string[], extra: OperationOutcomeIssue[] = []): OperationOutcome {
+  const entry = ERROR_CATALOGUE[code];
+  const head: OperationOutcomeIssue = {
+    severity: 'error',
+    code: entry.issue,
+    details: { coding: [{ system: ERROR_CODE_SYSTEM, code }], text: entry.text },
+    ...(diagnostics ? { diagnostics } : {}),
+    ...(expression?.length ? { expression } : {}),
+  };
+  return { resourceType: 'OperationOutcome', issue: [head, ...extra] };
+}
+
+export function appErrorOutcome(err: AppError): OperationOutcome {
+  return outcomeFor(err.code, err.diagnostics, err.expression, err.issues);
+}
+
+/** An informational/success outcome, for Bundle entry responses. */
+export function okOutcome(text: string, severity: 'information' | 'warning' = 'information'): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity, code: 'informational', diagnostics: text }] };
+}

@@ -1,0 +1,105 @@
+/** Patients, their identifiers, and enrollments (from ResearchSubject). */
+import type { Db } from './db';
+import { valuesList } from './sql';
+
+export interface Identifier {
+  readonly system: string;
+  readonly value: string;
+}
+
+export interface Enrollment {
+  readonly site: string;
+  readonly researchSubjectId: string;
+  readonly trial: string;
+  readonly subject: string;
+  readonly patientId: string | null;
+  readonly arm: string | null;
+  readonly status: string;
+  readonly periodStart: string | null;
+}
+
+/** Upserts a Patient and its identifiers; returns enrollments that named it by identifier and are now resolved. */
+export async function upsertPatient(db: Db, site: string, patientId: string, identifiers: readonly Identifier[], inboundId: number): Promise<void> {
+  await db.query(
+    `INSERT INTO patients (site, patient_id, inbound_id) VALUES ($1, $2, $3)
+     ON CONFLICT (site, patient_id) DO UPDATE SET inbound_id = GREATEST(patients.inbound_id, EXCLUDED.inbound_id), updated_at = now()`,
+    [site, patientId, inboundId],
+  );
+  if (!identifiers.length) return;
+  const { sql, params } = valuesList(identifiers.map((i) => [site, i.system, i.value, patientId]));
+  await db.query(
+    `INSERT INTO patient_identifiers (site, system, value, patient_id) VALUES ${sql}
+     ON CONFLICT (site, system, value) DO UPDATE SET patient_id = EXCLUDED.patient_id`,
+    params,
+  );
+  // An enrollment that arrived before its Patient named the individual by identifier only.
+  const v = valuesList(identifiers.map((i) => [i.system, i.value]));
+  await db.query(
+    `UPDATE enrollments e SET patient_id = $${v.params.length + 1}, updated_at = now()
+     FROM (VALUES ${v.sql}) AS k(system, value)
+     WHERE e.site = $${v.params.length + 2} AND e.patient_id IS NULL AND e.individual_system = k.system AND e.individual_value = k.value`,
+    [...v.params, patientId, site],
+  );
+}
+
+export async function patientIdByIdentifier(db: Db, site: string, ident: Identifier): Promise<string | null> {
+  const r = await db.query<{ patient_id: string }>('SELECT patient_id FROM patient_identifiers WHERE site = $1 AND system = $2 AND value = $3', [site, ident.system, ident.value]);
+  return r.rows[0]?.patient_id ?? null;
+}
+
+export interface NewEnrollment extends Enrollment {
+  readonly individual: Identifier | null;
+  readonly inboundId: number;
+}
+
+export async function upsertEnrollment(db: Db, e: NewEnrollment): Promise<void> {
+  await db.query(
+    `INSERT INTO enrollments (site, research_subject_id, trial, subject, patient_id, individual_system, individual_value, arm, status, period_start, inbound_id)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+     ON CONFLICT (site, research_subject_id) DO UPDATE SET trial = EXCLUDED.trial, subject = EXCLUDED.subject,
+       patient_id = COALESCE(EXCLUDED.patient_id, enrollments.patient_id), individual_system = EXCLUDED.individual_system,
+       individual_value = EXCLUDED.individual_value, arm = EXCLUDED.arm, status = EXCLUDED.status,
+       period_start = EXCLUDED.period_start, inbound_id = EXCLUDED.inbound_id, updated_at = now()
+     WHERE enrollments.inbound_id <= EXCLUDED.inbound_id`,
+    [e.site, e.researchSubjectId, e.trial, e.subject, e.patientId, e.individual?.system ?? null, e.individual?.value ?? null, e.arm, e.status, e.periodStart, e.inboundId],
+  );
+}
+
+/**
+ * ResearchSubject statuses for which CRF values are kept. Candidates and
+ * screening patients are included (screening labs fill SCR, issue #4); a
+ * patient found ineligible or never registered gets no CRF.
+ */
+export const MAPPED_STATUSES = [
+  'candidate', 'eligible', 'follow-up', 'off-study', 'on-study', 'on-study-intervention', 'on-study-observation',
+  'pending-on-study', 'potential-candidate', 'screening', 'withdrawn',
+] as const;
+
+type RawEnrollment = { site: string; research_subject_id: string; trial: string; subject: string; patient_id: string | null; arm: string | null; status: string; period_start: string | null };
+const toEnrollment = (r: RawEnrollment): Enrollment => ({
+  site: r.site, researchSubjectId: r.research_subject_id, trial: r.trial, subject: r.subject, patientId: r.patient_id, arm: r.arm, status: r.status, periodStart: r.period_start,
+});
+
+/** Enrollments (mapped statuses) of these patients at one site, keyed by patient id. */
+export async function enrollmentsByPatient(db: Db, site: string, patientIds: readonly string[]): Promise<Map<string, Enrollment[]>> {
+  const out = new Map<string, Enrollment[]>();
+  if (!patientIds.length) return out;
+  const r = await db.query<RawEnrollment>(
+    `SELECT site, research_subject_id, trial, subject, patient_id, arm, status, period_start FROM enrollments
+     WHERE site = $1 AND patient_id = ANY($2::text[]) AND status = ANY($3::text[]) ORDER BY trial, research_subject_id`,
+    [site, patientIds, MAPPED_STATUSES],
+  );
+  for (const row of r.rows) {
+    const e = toEnrollment(row);
+    out.set(e.patientId!, [...(out.get(e.patientId!) ?? []), e]);
+  }
+  return out;
+}
+
+export async function enrollmentsBySubject(db: Db, subject: string): Promise<Enrollment[]> {
+  const r = await db.query<RawEnrollment>(
+    'SELECT site, research_subject_id, trial, subject, patient_id, arm, status, period_start FROM enrollments WHERE subject = $1 ORDER BY trial, site',
+    [subject],
+  );
+  return r.rows.map(toEnrollment);
+}
