@@ -212,7 +212,7 @@ prepare_pgdata() {
   if [[ ! -s "$data/PG_VERSION" ]]; then
     rm -rf "$data"
     mkdir -p "$data"
-    [[ $EUID -eq 0 ]] && chown postgres: "$data"
+    if [[ $EUID -eq 0 ]]; then chown postgres: "$data"; fi
     chmod 700 "$data"
     log "initdb $data"
     as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync \
@@ -232,7 +232,7 @@ start_postgres() {
   # Beside the data dir: postgres must be able to write it (see prepare_pgdata).
   log_file="$(dirname "$data")/postgres.log"
   touch "$log_file"
-  [[ $EUID -eq 0 ]] && chown postgres: "$log_file"
+  if [[ $EUID -eq 0 ]]; then chown postgres: "$log_file"; fi
   for attempt in 1 2 3 4 5; do
     port="$(free_port 40000)"
     echo "$port" >"$dir/pg.port"

@@ -1,0 +1,57 @@
+/** /api: read-back endpoints for data managers and investigators (user tokens only). */
+import express, { type Router } from 'express';
+import type { Config } from '../config';
+import { AppError } from '../errors';
+import type { Db } from '../store/db';
+import { INBOUND_STATES, listInbound, type InboundState } from '../store/inbound';
+import { listReviewItems, subjectCrf } from '../store/crf';
+import { enrollmentsBySubject } from '../store/enrollment';
+import { ah } from '../ingest/routes';
+import { requireUser } from './auth';
+
+/** Page size bounds for listings. */
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+
+function intParam(v: unknown, name: string, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new AppError('invalid-query', `${name} must be an integer from 0 to ${max}`, [name]);
+  return n;
+}
+
+export function apiRouter(config: Config, db: Db): Router {
+  const r = express.Router();
+  r.use(requireUser(config.users, config.sites));
+
+  r.get('/subjects/:subject/crf', ah(async (req, res) => {
+    const subject = req.params.subject;
+    const enrollments = await enrollmentsBySubject(db, subject);
+    if (!enrollments.length) throw new AppError('not-found', `no enrolled subject "${subject}"`);
+    const trial = typeof req.query.trial === 'string' ? req.query.trial : undefined;
+    const values = await subjectCrf(db, subject, { trial, includeSuperseded: req.query.includeSuperseded === 'true' });
+    res.json({ subject, enrollments: enrollments.map((e) => ({ trial: e.trial, site: e.site, arm: e.arm, status: e.status })), values });
+  }));
+
+  const managers = requireUser(config.users, config.sites, ['admin', 'data-manager']);
+  r.get('/inbound', managers, ah(async (req, res) => {
+    const state = req.query.state as string | undefined;
+    if (state !== undefined && !INBOUND_STATES.includes(state as InboundState)) {
+      throw new AppError('invalid-query', `state must be one of ${INBOUND_STATES.join(', ')}`, ['state']);
+    }
+    const limit = intParam(req.query.limit, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
+    const afterId = intParam(req.query.after, 'after', 0, Number.MAX_SAFE_INTEGER);
+    const rows = await listInbound(db, { state: state as InboundState | undefined, site: req.query.site as string | undefined, afterId, limit });
+    res.json({ rows, next: rows.length === limit ? rows[rows.length - 1].id : null });
+  }));
+
+  r.get('/review-items', managers, ah(async (req, res) => {
+    const limit = intParam(req.query.limit, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
+    const afterId = intParam(req.query.after, 'after', 0, Number.MAX_SAFE_INTEGER);
+    const q = (k: string) => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
+    const rows = await listReviewItems(db, { status: q('status'), reason: q('reason'), subject: q('subject'), afterId, limit });
+    res.json({ rows, next: rows.length === limit ? rows[rows.length - 1].id : null });
+  }));
+  r.all('*', (req, _res, next) => next(new AppError('not-found', `${req.method} ${req.baseUrl}${req.path}`)));
+  return r;
+}

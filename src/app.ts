@@ -1,0 +1,60 @@
+/**
+ * createApp(deps): the express app. It never listens itself (tests use
+ * supertest; main.ts listens).
+ */
+import crypto from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import type { Db } from './store/db';
+import type { MapQueue } from './queue/map-resource';
+import { fhirRouter } from './ingest/routes';
+import { apiRouter } from './api/routes';
+import { errorMiddleware } from './api/errors';
+import { AppError } from './errors';
+import { registry } from './metrics';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly redis: Redis;
+  readonly mapQueue: MapQueue;
+}
+
+/** How long /readyz waits for each dependency. */
+export const READY_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error('timeout')), ms).unref())]);
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((req, res, next) => {
+    // Trace id: the sender's X-Request-Id when sane, else a new one; it travels into job data.
+    const given = req.headers['x-request-id'];
+    req.traceId = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    res.set('X-Request-Id', req.traceId);
+    next();
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const check = async (p: () => Promise<unknown>) => withTimeout(p(), READY_TIMEOUT_MS).then(() => 'ok', (e: Error) => `unavailable: ${e.message}`);
+    const [database, redis] = await Promise.all([check(() => deps.db.query('SELECT 1')), check(() => deps.redis.ping())]);
+    res.status(database === 'ok' && redis === 'ok' ? 200 : 503).json({ database, redis });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log }));
+  app.use('/api', apiRouter(deps.config, deps.db));
+  app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));
+  app.use(errorMiddleware(deps.log));
+  return app;
+}

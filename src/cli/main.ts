@@ -1,0 +1,74 @@
+/**
+ * `trialbridge <command>`: operator commands reusing the same modules.
+ *   serve | worker | start    run the HTTP receiver, the workers, or both
+ *   migrate                   apply database migrations and exit
+ *   validate-mappings [dir]   check every mapping file; non-zero exit on any problem
+ *   hash-token [token]        print the SHA-256 digest to put in TRIALBRIDGE_SITES / TRIALBRIDGE_USERS
+ */
+import { ConfigError, loadConfig } from '../config';
+import { boot, stopOnSignals, type Role } from '../main';
+import { openDb } from '../store/db';
+import { migrate } from '../store/migrate';
+import { sha256Hex } from '../api/auth';
+import { MappingLoadError } from '../mapping';
+import { validateMappingsCommand } from './validate-mappings';
+
+const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|hash-token [token]>`;
+
+const out = { log: (s: string) => process.stdout.write(`${s}\n`), error: (s: string) => process.stderr.write(`${s}\n`) };
+
+async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+    case 'worker':
+    case 'start': {
+      const running = await boot(loadConfig(process.env), cmd as Role);
+      stopOnSignals(running);
+      return -1; // keep running
+    }
+    case 'migrate': {
+      const config = loadConfig(process.env, { redis: false });
+      const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const applied = await migrate(db);
+        out.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case 'validate-mappings':
+      return validateMappingsCommand(rest, out);
+    case 'hash-token': {
+      const token = rest[0] ?? (await readStdin()).trim();
+      if (!token) {
+        out.error('hash-token: give a token as argument or on stdin');
+        return 2;
+      }
+      out.log(sha256Hex(token));
+      return 0;
+    }
+    default:
+      out.error(USAGE);
+      return cmd ? 2 : 0;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e) => {
+    if (e instanceof ConfigError || e instanceof MappingLoadError) out.error(e.message);
+    else out.error(`trialbridge: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);

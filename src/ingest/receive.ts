@@ -1,0 +1,59 @@
+/**
+ * Store-then-queue, the one path every inbound resource takes (HTTP, Bundle;
+ * later polling and bulk import): INSERT the rows durably, then enqueue their
+ * ids. A Redis outage after the INSERT loses nothing: the rows stay in
+ * `received` and the sweeper re-enqueues them (design.md data flow).
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import { AppError } from '../errors';
+import type { Logger } from '../logger';
+import { metrics } from '../metrics';
+import type { MapQueue } from '../queue/map-resource';
+import type { Db } from '../store/db';
+import { insertInbound, type InsertResult } from '../store/inbound';
+import { toInbound } from './normalize';
+
+export interface ReceiveDeps {
+  readonly db: Db;
+  readonly mapQueue: MapQueue;
+  readonly log: Logger;
+}
+
+export interface Accepted {
+  readonly resource: Resource;
+  readonly context: Record<string, unknown> | null;
+}
+
+export interface Stored extends InsertResult {
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly version: string;
+}
+
+/** Whether a database error means "try again later" rather than "this input is wrong". */
+function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[1-3]|08\d{3})$/.test(code) || /terminat|connect/i.test((e as Error).message ?? '');
+}
+
+export async function storeAndEnqueue(deps: ReceiveDeps, site: string, items: readonly Accepted[], traceId: string): Promise<Stored[]> {
+  const rows = items.map((i) => toInbound(site, i.resource, i.context));
+  let results: InsertResult[];
+  try {
+    results = await insertInbound(deps.db, rows);
+  } catch (e) {
+    if (isConnectionError(e)) throw new AppError('store-unavailable', (e as Error).message);
+    throw e;
+  }
+  const stored = results.map((r, i) => ({ ...r, resourceType: rows[i].resourceType, resourceId: rows[i].resourceId, version: rows[i].version }));
+  stored.forEach((s) => metrics.inboundReceived.inc({ type: s.resourceType, outcome: s.created ? 'created' : 'duplicate' }));
+  // New rows, and redelivered rows still waiting (their first enqueue may have failed): same job ids, so no double work.
+  const toQueue = stored.filter((s) => s.created || s.state === 'received').map((s) => s.id);
+  try {
+    await deps.mapQueue.enqueue(toQueue, traceId);
+  } catch (e) {
+    deps.log.warn({ err: (e as Error).message, rows: toQueue.length }, 'enqueue failed; rows stay in received for the sweeper');
+    throw new AppError('queue-unavailable', `${stored.length} resource(s) stored; processing resumes when the queue is reachable`);
+  }
+  return stored;
+}

@@ -1,0 +1,90 @@
+/**
+ * Boot and graceful shutdown only (design.md layout): config → logger → db →
+ * migrations → mappings → redis → workers → http; reverse order on
+ * SIGTERM/SIGINT (habit 10).
+ */
+import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
+import { createApp } from './app';
+import type { Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { loadMappings, type MappingSet } from './mapping';
+import { createMapQueue, type MapQueue } from './queue/map-resource';
+import { producerConnection, workerConnection } from './queue/connection';
+import { startWorkers, type Workers } from './queue';
+import { openDb, type Db } from './store/db';
+import { migrate } from './store/migrate';
+import { initFhirValidator } from './ingest/validate';
+
+export type Role = 'serve' | 'worker' | 'start';
+
+export interface Running {
+  readonly port: number;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly mapQueue: MapQueue;
+  readonly workers: Workers | null;
+  stop(): Promise<void>;
+}
+
+export async function boot(config: Config, role: Role, opts: { schema?: string; log?: Logger } = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  // Load and check everything that can be wrong with files before touching servers (habit 2).
+  const mappings: MappingSet = loadMappings(config.mappingsDir);
+  if (role !== 'worker') initFhirValidator();
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: opts.schema });
+  const applied = await migrate(db);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  log.info({ store: db.kind, trials: mappings.trials, rules: mappings.ruleCount }, 'store and mappings ready');
+
+  const producer: Redis = producerConnection(config.redisUrl);
+  producer.on('error', (e) => log.warn({ err: e.message }, 'redis (producer) error'));
+  const mapQueue = createMapQueue(producer, config.queuePrefix);
+  let workerConn: Redis | null = null;
+  let workers: Workers | null = null;
+  if (role !== 'serve') {
+    workerConn = workerConnection(config.redisUrl);
+    workerConn.on('error', (e) => log.warn({ err: e.message }, 'redis (worker) error'));
+    workers = startWorkers({ db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, sweepAfterMs: config.sweepAfterMs });
+  }
+  let server: Server | null = null;
+  let port = 0;
+  if (role !== 'worker') {
+    const app = createApp({ config, log, db, redis: producer, mapQueue });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.on('error', reject);
+    });
+    const addr = server.address();
+    port = typeof addr === 'object' && addr ? addr.port : config.port;
+    log.info({ port, host: config.host }, 'http listening');
+  }
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down');
+      if (server) await new Promise<void>((r) => server!.close(() => r()));
+      if (workers) await workers.close();
+      await mapQueue.queue.close();
+      await producer.quit().catch(() => undefined);
+      if (workerConn) await workerConn.quit().catch(() => undefined);
+      await db.close();
+      log.info('stopped');
+    })());
+  return { port, db, log, mapQueue, workers, stop };
+}
+
+/** Stops on SIGTERM/SIGINT; a second signal forces exit. */
+export function stopOnSignals(running: Running): void {
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++count > 1) process.exit(1);
+    running.log.info({ sig }, 'signal received');
+    running.stop().then(() => process.exit(0), (e) => {
+      running.log.error({ err: (e as Error).message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

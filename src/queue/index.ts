@@ -1,0 +1,74 @@
+/**
+ * The only place that constructs BullMQ Workers (design.md habit 4), plus the
+ * sweeper that re-enqueues rows stored while Redis was unreachable.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger';
+import type { MappingSet } from '../mapping';
+import type { Db } from '../store/db';
+import { staleReceived } from '../store/inbound';
+import { MAP_QUEUE, type MapJobData, type MapQueue } from './map-resource';
+import { processMapJob } from './map-processor';
+import { metrics } from '../metrics';
+
+export interface WorkerDeps {
+  readonly db: Db;
+  readonly mappings: MappingSet;
+  readonly log: Logger;
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly concurrency: number;
+  readonly mapQueue: MapQueue;
+  readonly sweepAfterMs: number;
+}
+
+export interface Workers {
+  close(): Promise<void>;
+  /** Runs one sweep now (tests and operators); returns the number of rows re-enqueued. */
+  sweep(): Promise<number>;
+}
+
+/** How often the sweeper looks for rows left in `received`. */
+export const SWEEP_INTERVAL_MS = 15_000;
+
+export function startWorkers(deps: WorkerDeps): Workers {
+  const worker = new Worker<MapJobData>(
+    MAP_QUEUE,
+    async (job: Job<MapJobData>) => {
+      const log = deps.log.child({ job: job.id, trace: job.data.traceId });
+      const end = metrics.mapJobSeconds.startTimer();
+      const res = await processMapJob({ db: deps.db, mappings: deps.mappings, log }, job.data.inboundIds);
+      end();
+      for (const [state, n] of Object.entries(res.states)) metrics.inboundProcessed.inc({ state }, n);
+      if (res.released.length) {
+        // A deliberate re-map: a distinct job id so it is not mistaken for a redelivery of the first mapping.
+        await deps.mapQueue.enqueue(res.released, job.data.traceId, `r${job.attemptsMade}x${String(job.id).replace(/[^A-Za-z0-9-]/g, '')}`);
+        log.info({ released: res.released.length }, 'released parked resources after enrollment');
+      }
+      return res.states;
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
+  );
+  worker.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'map job failed'));
+  worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
+
+  const sweep = async (): Promise<number> => {
+    const ids = await staleReceived(deps.db, deps.sweepAfterMs, 10_000);
+    if (ids.length) {
+      // Same job ids as the first enqueue: rows whose job is still waiting are not queued twice.
+      for (const id of ids) await deps.mapQueue.enqueue([id], undefined, 'm');
+      deps.log.info({ rows: ids.length }, 'sweeper re-enqueued rows left in received');
+    }
+    return ids.length;
+  };
+  const timer = setInterval(() => sweep().catch((e) => deps.log.warn({ err: (e as Error).message }, 'sweep failed')), SWEEP_INTERVAL_MS);
+  timer.unref();
+  return {
+    sweep,
+    async close() {
+      clearInterval(timer);
+      await worker.close();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * The map-resource processor: inbound rows → enrollments and CRF values.
+ *
+ * One job = up to MAP_BATCH rows, processed in ONE transaction with
+ * multi-row SQL, so a retried job either did everything or nothing, and every
+ * write is an idempotent upsert keyed on source id + version (design.md
+ * habit 6). Transient errors (database down) throw and BullMQ retries with
+ * backoff; permanent problems become review items and never throw.
+ */
+import type { Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
+import type { Logger } from '../logger';
+import { mapResource, type MappingSet } from '../mapping';
+import type { Db } from '../store/db';
+import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
+import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, type Enrollment, type Identifier } from '../store/enrollment';
+import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
+import { parseResearchSubject } from './research-subject';
+
+export interface MapDeps {
+  readonly db: Db;
+  readonly mappings: MappingSet;
+  readonly log: Logger;
+}
+
+export interface MapResult {
+  readonly processed: number;
+  readonly states: Record<string, number>;
+  /** Parked rows released by enrollments in this batch; the caller enqueues them after commit. */
+  readonly released: number[];
+}
+
+interface Batch {
+  readonly states: { id: number; state: InboundState; error?: string | null }[];
+  readonly values: NewCrfValue[];
+  readonly reviews: NewReviewItem[];
+  /** Patients whose enrollment or identity changed: their parked rows get another chance. */
+  readonly touchedPatients: Map<string, Set<string>>;
+}
+
+const TYPE_ORDER: Record<string, number> = { Patient: 0, ResearchSubject: 1 };
+
+export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]): Promise<MapResult> {
+  return deps.db.transaction(async (tx) => {
+    // Rows already processed (a redelivered job) are skipped: at-least-once delivery, exactly-once effect.
+    const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');
+    rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 2) - (TYPE_ORDER[b.resourceType] ?? 2) || a.id - b.id);
+    const batch: Batch = { states: [], values: [], reviews: [], touchedPatients: new Map() };
+    for (const row of rows.filter((r) => r.resourceType === 'Patient')) await handlePatient(tx, row, batch);
+    for (const row of rows.filter((r) => r.resourceType === 'ResearchSubject')) await handleResearchSubject(tx, deps, row, batch);
+    const clinical = rows.filter((r) => r.resourceType !== 'Patient' && r.resourceType !== 'ResearchSubject');
+    const current = await handleClinical(tx, deps, clinical, batch);
+    await upsertCrfValues(tx, batch.values);
+    // After the upsert, so an older version in this same batch is superseded too.
+    // A newer version (including one now entered-in-error) replaces the CRF values of the older ones.
+    await supersedeOlderVersions(tx, current);
+    await insertReviewItems(tx, batch.reviews);
+    await setInboundStates(tx, batch.states);
+    const released: number[] = [];
+    for (const [site, keys] of batch.touchedPatients) released.push(...(await releaseUnmatched(tx, site, [...keys])));
+    const states: Record<string, number> = {};
+    for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
+    return { processed: rows.length, states, released };
+  });
+}
+
+function touch(batch: Batch, site: string, keys: readonly string[]): void {
+  const set = batch.touchedPatients.get(site) ?? new Set<string>();
+  keys.forEach((k) => set.add(k));
+  batch.touchedPatients.set(site, set);
+}
+
+function identifierKey(i: Identifier): string {
+  return `identifier:${i.system}|${i.value}`;
+}
+
+async function handlePatient(db: Db, row: InboundRow, batch: Batch): Promise<void> {
+  const p = row.body as unknown as Patient;
+  const idents: Identifier[] = (p.identifier ?? []).filter((i) => i.value).map((i) => ({ system: i.system ?? '', value: i.value! }));
+  await upsertPatient(db, row.site, row.resourceId, idents, row.id);
+  touch(batch, row.site, [row.resourceId, ...idents.map(identifierKey)]);
+  batch.states.push({ id: row.id, state: 'mapped' });
+}
+
+async function handleResearchSubject(db: Db, deps: MapDeps, row: InboundRow, batch: Batch): Promise<void> {
+  const e = parseResearchSubject(row.body as unknown as ResearchSubject, (k) => deps.mappings.hasTrial(k));
+  if (!e.trial) {
+    batch.reviews.push({ inboundId: row.id, trial: null, subject: null, ruleId: null, reason: 'unknown-study', detail: `ResearchSubject.study names no configured trial (${e.studyText})` });
+    batch.states.push({ id: row.id, state: 'needs_review', error: 'unknown-study' });
+    return;
+  }
+  const patientId = e.patientRef ?? (e.individual ? await patientIdByIdentifier(db, row.site, e.individual) : null);
+  await upsertEnrollment(db, {
+    site: row.site, researchSubjectId: row.resourceId, trial: e.trial, subject: e.subject, patientId, arm: e.arm, status: e.status,
+    periodStart: e.periodStart, individual: e.individual, inboundId: row.id,
+  });
+  const keys = [patientId, e.individual ? identifierKey(e.individual) : null].filter((k): k is string => !!k);
+  touch(batch, row.site, keys);
+  batch.states.push({ id: row.id, state: 'mapped' });
+}
+
+/** Resolves `identifier:` patient keys to logical ids through the Patient identifiers seen so far. */
+async function resolvePatient(db: Db, site: string, key: string | null, cache: Map<string, string | null>): Promise<string | null> {
+  if (!key || !key.startsWith('identifier:')) return key;
+  const ck = `${site}\u0000${key}`;
+  if (!cache.has(ck)) {
+    const [system, ...rest] = key.slice('identifier:'.length).split('|');
+    cache.set(ck, await patientIdByIdentifier(db, site, { system, value: rest.join('|') }));
+  }
+  return cache.get(ck)!;
+}
+
+/** Maps Observations and MedicationAdministrations; returns the ids of rows that are the current version. */
+async function handleClinical(db: Db, deps: MapDeps, rows: readonly InboundRow[], batch: Batch): Promise<number[]> {
+  if (!rows.length) return [];
+  const stale = await newerVersionExists(db, rows);
+  const cache = new Map<string, string | null>();
+  const resolved = new Map<number, string | null>();
+  const bySite = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const pid = await resolvePatient(db, r.site, r.patientId, cache);
+    resolved.set(r.id, pid);
+    if (pid) bySite.set(r.site, (bySite.get(r.site) ?? new Set()).add(pid));
+  }
+  const enrollments = new Map<string, Map<string, Enrollment[]>>();
+  for (const [site, pids] of bySite) enrollments.set(site, await enrollmentsByPatient(db, site, [...pids]));
+  const current: number[] = [];
+  for (const r of rows) {
+    if (stale.has(r.id)) {
+      batch.states.push({ id: r.id, state: 'superseded' });
+      continue;
+    }
+    const pid = resolved.get(r.id);
+    if (!r.patientId) {
+      batch.reviews.push({ inboundId: r.id, trial: null, subject: null, ruleId: null, reason: 'no-subject', detail: `${r.resourceType}.subject names no Patient` });
+      batch.states.push({ id: r.id, state: 'needs_review', error: 'no-subject' });
+      continue;
+    }
+    const ens = pid ? enrollments.get(r.site)?.get(pid) ?? [] : [];
+    if (!ens.length) {
+      // Parked, not lost: mapped automatically when the ResearchSubject arrives (issue #3 item 4).
+      batch.states.push({ id: r.id, state: 'unmatched' });
+      continue;
+    }
+    current.push(r.id);
+    let mapped = 0;
+    let reviews = 0;
+    for (const en of ens) {
+      if (!deps.mappings.hasTrial(en.trial)) continue;
+      for (const o of mapResource(deps.mappings, en.trial, r.body as unknown as Resource, { fallbackEffective: r.context?.fallbackEffective as string | undefined })) {
+        if (o.kind === 'value') {
+          mapped++;
+          batch.values.push({
+            trial: o.trial, subject: en.subject, site: r.site, form: o.form, item: o.item, value: o.value, unit: o.unit, originalValue: o.originalValue,
+            originalUnit: o.originalUnit, effective: o.effective, sourceType: r.resourceType, sourceId: r.resourceId, sourceVersion: r.version,
+            inboundId: r.id, ruleId: o.ruleId, code: o.code,
+          });
+        } else {
+          reviews++;
+          batch.reviews.push({ inboundId: r.id, trial: o.trial, subject: en.subject, ruleId: o.ruleId, reason: o.reason, detail: o.detail });
+        }
+      }
+    }
+    batch.states.push({ id: r.id, state: mapped || !reviews ? 'mapped' : 'needs_review' });
+    deps.log.debug({ inbound: r.id, ref: `${r.resourceType}/${r.resourceId}`, mapped, reviews }, 'mapped resource');
+  }
+  return current;
+}
