@@ -17,6 +17,16 @@ export const SERVICES_SCRIPT = path.resolve(__dirname, '../../scripts/services.s
 /** Set (in this process and the workers) to the services dir when this setup started the servers. */
 export const STARTED_DIR_VAR = 'TRIALBRIDGE_TEST_SERVICES_DIR';
 
+/** The dir this process started, so teardown never stops servers it did not start. */
+const started = globalThis as typeof globalThis & { __trialbridgeStartedServicesDir?: string };
+
+/** The services dir started by globalSetup in this process, if any (for globalTeardown). */
+export function takeStartedServicesDir(): string | undefined {
+  const dir = started.__trialbridgeStartedServicesDir;
+  started.__trialbridgeStartedServicesDir = undefined;
+  return dir;
+}
+
 /** Reads the `export NAME=value` lines that scripts/services.sh writes to DIR/env. */
 export function readEnvFile(file: string): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -57,4 +67,5 @@ export default function globalSetup(): void {
     if (!process.env[name]) process.env[name] = vars[name];
   }
   process.env[STARTED_DIR_VAR] = dir;
+  started.__trialbridgeStartedServicesDir = dir;
 }

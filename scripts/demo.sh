@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `npm run demo`: the main job on a fresh machine with only Node 20 and apt.
+# Installs what it lacks (npm packages; redis-server via apt-get when REDIS_URL
+# is unset and no redis-server is installed), starts a private redis-server on
+# loopback, uses the embedded PostgreSQL (PGlite) unless DATABASE_URL is set,
+# then runs scripts/demo.ts: the connector, fed the bundled fixtures over HTTP.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'demo: %s\n' "$*" >&2; }
+
+if [[ ! -d node_modules/tsx || ! -d node_modules/bullmq ]]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund >&2
+fi
+
+workdir="$(mktemp -d "${TMPDIR:-/tmp}/trialbridge-demo.XXXXXX")"
+redis_pid=''
+cleanup() {
+  [[ -n "$redis_pid" ]] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null || true
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+if [[ -z "${REDIS_URL:-}" ]]; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    log "installing redis-server with apt-get"
+    [[ $EUID -eq 0 ]] || { log "need root for apt-get; install redis-server or set REDIS_URL"; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get -qq update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends redis-server >&2
+  fi
+  port=$((21000 + RANDOM % 2000))
+  # BullMQ needs appendonly and noeviction (design.md habit 10).
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$workdir" --appendonly yes --maxmemory-policy noeviction \
+    --save '' --daemonize no >"$workdir/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
+    kill -0 "$redis_pid" 2>/dev/null || { cat "$workdir/redis.log" >&2; log "redis-server failed to start"; exit 1; }
+    sleep 0.1
+  done
+  export REDIS_URL="redis://127.0.0.1:$port"
+  log "private redis-server on $REDIS_URL"
+fi
+export TRIALBRIDGE_DATA_DIR="${TRIALBRIDGE_DATA_DIR:-$workdir/pglite}"
+node --import tsx scripts/demo.ts "$@"

@@ -1,0 +1,77 @@
+/**
+ * Fixture cases (fixtures/<case>/): input FHIR Bundles sent in order over HTTP
+ * as an EHR would, and the CRF values expected afterwards. Used by the fixture
+ * runner (test/integration/fixtures.test.ts) and by `npm run demo`, so the demo
+ * shows exactly what the tests check.
+ *
+ * Layout of a case:
+ *   input.json, input-2.json, ...   Bundles (batch/transaction/collection), sent in name order,
+ *                                   waiting for the workers after each
+ *   expected.json                   { "description", "site"?, "crf": { "<subject>": [ {trial, form, item, value, unit, effective?, source?} ] },
+ *                                     "inbound"?: { "<state>": count }, "reviews"?: [ {reason, subject?} ] }
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const FIXTURES_DIR = path.resolve(__dirname, '..', 'fixtures');
+
+export interface ExpectedValue {
+  trial: string;
+  form: string;
+  item: string;
+  value: number | string;
+  unit: string | null;
+  effective?: string;
+  source?: string;
+}
+
+export interface FixtureCase {
+  name: string;
+  dir: string;
+  inputs: { file: string; body: unknown }[];
+  expected: {
+    description: string;
+    site?: string;
+    crf: Record<string, ExpectedValue[]>;
+    inbound?: Record<string, number>;
+    reviews?: { reason: string; subject?: string }[];
+  };
+}
+
+export function listFixtures(dir = FIXTURES_DIR): FixtureCase[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'expected.json')))
+    .map((d) => d.name)
+    .sort()
+    .map((name) => {
+      const cdir = path.join(dir, name);
+      const inputs = fs
+        .readdirSync(cdir)
+        .filter((f) => /^input(-\d+)?\.json$/.test(f))
+        .sort((a, b) => (a === 'input.json' ? -1 : b === 'input.json' ? 1 : Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0])))
+        .map((file) => ({ file, body: JSON.parse(fs.readFileSync(path.join(cdir, file), 'utf8')) }));
+      return { name, dir: cdir, inputs, expected: JSON.parse(fs.readFileSync(path.join(cdir, 'expected.json'), 'utf8')) };
+    });
+}
+
+/** POSTs one Bundle to the receiver; throws with the OperationOutcome on a non-2xx answer. */
+export async function sendBundle(baseUrl: string, token: string, body: unknown): Promise<any> {
+  const res = await fetch(`${baseUrl}/fhir`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST /fhir answered ${res.status}: ${text.slice(0, 2000)}`);
+  return JSON.parse(text);
+}
+
+/** The comparable projection of a CRF value row from GET /api/subjects/{s}/crf. */
+export function projectValue(v: { trial: string; form: string; item: string; value: number | string; unit: string | null; effective: string; source: { reference: string } }, like: ExpectedValue): ExpectedValue {
+  return {
+    trial: v.trial, form: v.form, item: v.item, value: v.value, unit: v.unit,
+    ...(like.effective !== undefined ? { effective: v.effective } : {}),
+    ...(like.source !== undefined ? { source: v.source.reference } : {}),
+  };
+}
