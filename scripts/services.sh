@@ -17,6 +17,7 @@
 #   TRIALBRIDGE_SERVICES_TIMEOUT    seconds to wait for each server (default 60)
 #   TRIALBRIDGE_SERVICES_OWNER_PID  if set, a watchdog stops the servers once this
 #                                   process is gone (so a killed test run leaks nothing)
+#   TRIALBRIDGE_SERVICES_REMOVE_DIR=1  ... and then also removes DIR
 #
 # Nothing here uses systemd or the default ports, so it runs beside any other
 # Redis/PostgreSQL on the machine and in containers without an init system.
@@ -315,6 +316,7 @@ start_watchdog() {
       if ! kill -0 "$owner" 2>/dev/null; then
         echo "owner $owner gone; stopping services" >&2
         TRIALBRIDGE_SERVICES_OWNER_PID='' bash "$SELF" stop "$dir" || true
+        if [[ "${TRIALBRIDGE_SERVICES_REMOVE_DIR:-}" == 1 ]]; then rm -rf "$dir"; fi
         break
       fi
       sleep 1

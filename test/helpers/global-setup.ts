@@ -54,8 +54,8 @@ export default function globalSetup(): void {
     execFileSync('bash', [SERVICES_SCRIPT, 'start', dir], {
       // No pipes: the servers run on after the script returns.
       stdio: ['ignore', 'inherit', 'inherit'],
-      // If Jest dies without running globalTeardown, a watchdog stops the servers.
-      env: { ...process.env, TRIALBRIDGE_SERVICES_OWNER_PID: String(process.pid) },
+      // If Jest dies without running globalTeardown, a watchdog stops the servers and removes dir.
+      env: { ...process.env, TRIALBRIDGE_SERVICES_OWNER_PID: String(process.pid), TRIALBRIDGE_SERVICES_REMOVE_DIR: '1' },
     });
   } catch (e) {
     stopServices(dir);
