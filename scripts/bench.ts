@@ -1,0 +1,240 @@
+/**
+ * `npm run bench`: end-to-end throughput and latency on the real stack (not a
+ * test; figures go in the closing note). Starts Redis + PostgreSQL
+ * (scripts/services.sh) unless REDIS_URL/DATABASE_URL are set, runs
+ * `trialbridge serve` and `trialbridge worker` as two processes (one per core),
+ * and pushes N Observations (default 20,000; BENCH_N) through HTTP → store →
+ * queue → worker → CRF row. Prints, in one run:
+ *   - raw BullMQ empty-job throughput on the same Redis (the ceiling)
+ *   - end-to-end resources/s with single-resource POSTs and with Bundles of 100
+ *   - p50/p95/p99 from the HTTP answer to the CRF row at a sustained 500/s
+ *   - the ratios
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import IORedis from 'ioredis';
+import { sha256Hex } from '../src/api/auth';
+import { openDb, type Db } from '../src/store/db';
+
+const N = Number(process.env.BENCH_N ?? 20_000);
+const SUSTAINED_RATE = Number(process.env.BENCH_RATE ?? 500);
+const SUSTAINED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROOT = path.resolve(__dirname, '..');
+const SITE_TOKEN = crypto.randomBytes(16).toString('hex');
+const PATIENTS = 50;
+
+function services(): { env: Record<string, string>; stop: () => void } {
+  if (process.env.REDIS_URL && process.env.DATABASE_URL) return { env: { REDIS_URL: process.env.REDIS_URL, DATABASE_URL: process.env.DATABASE_URL }, stop: () => undefined };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trialbridge-bench-'));
+  execFileSync('bash', [path.join(ROOT, 'scripts/services.sh'), 'start', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const env: Record<string, string> = {};
+  for (const line of fs.readFileSync(path.join(dir, 'env'), 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]] = m[2];
+  }
+  return { env, stop: () => execFileSync('bash', [path.join(ROOT, 'scripts/services.sh'), 'stop', dir], { stdio: 'ignore' }) };
+}
+
+function spawnRole(role: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), role], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  return child;
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('connector did not become ready');
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+};
+
+function observation(id: string, i: number) {
+  return {
+    resourceType: 'Observation', id, status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '14631-6', display: 'Bilirubin.total [Moles/volume] in Serum or Plasma' }] },
+    subject: { reference: `Patient/bench-p${i % PATIENTS}` },
+    effectiveDateTime: new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString(),
+    valueQuantity: { value: 20 + (i % 200), unit: 'umol/L', system: 'http://unitsofmeasure.org', code: 'umol/L' },
+  };
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const res = await fetch(`${url}/fhir${(body as { resourceType: string }).resourceType === 'Bundle' ? '' : `/${(body as { resourceType: string }).resourceType}`}`, {
+    method: 'POST', headers: { authorization: `Bearer ${SITE_TOKEN}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(body),
+  });
+  await res.arrayBuffer();
+  if (res.status >= 300) throw new Error(`POST answered ${res.status}`);
+}
+
+/** Watches crf_values for new rows of the given run and records when each source id first appears. */
+function watcher(db: Db, tag: string) {
+  const seen = new Map<string, number>();
+  let watermark = 0;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      // Ids are assigned at insert, commits may land out of order: look back 5000 ids and dedupe.
+      const r = await db.query<{ id: number; source_id: string }>('SELECT id, source_id FROM crf_values WHERE id > $1 AND source_id LIKE $2', [Math.max(0, watermark - 5000), `${tag}-%`]);
+      const now = performance.now();
+      for (const row of r.rows) {
+        watermark = Math.max(watermark, Number(row.id));
+        if (!seen.has(row.source_id)) seen.set(row.source_id, now);
+      }
+      await new Promise((res) => setTimeout(res, 5));
+    }
+  })();
+  return {
+    seen,
+    async until(count: number, timeoutMs = 600_000) {
+      const deadline = performance.now() + timeoutMs;
+      while (seen.size < count) {
+        if (performance.now() > deadline) throw new Error(`only ${seen.size}/${count} CRF rows after ${timeoutMs} ms`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    },
+    async close() {
+      stop = true;
+      await loop;
+    },
+  };
+}
+
+async function emptyJobs(redisUrl: string, count: number, concurrency: number): Promise<number> {
+  const prefix = `bench-empty-${process.pid}`;
+  const conn = new IORedis(redisUrl, { maxRetriesPerRequest: null });
+  const q = new Queue('empty', { connection: conn, prefix });
+  let done = 0;
+  let resolve!: () => void;
+  const finished = new Promise<void>((r) => (resolve = r));
+  const w = new Worker('empty', async () => undefined, { connection: new IORedis(redisUrl, { maxRetriesPerRequest: null }), prefix, concurrency, autorun: false });
+  w.on('completed', () => {
+    if (++done === count) resolve();
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < count; i += 1000) await q.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({ name: 'e', data: { i: i + k }, opts: { removeOnComplete: true } })));
+  void w.run();
+  await finished;
+  const rate = count / ((performance.now() - t0) / 1000);
+  await w.close();
+  await q.obliterate({ force: true });
+  await q.close();
+  await conn.quit();
+  return rate;
+}
+
+async function pool<T>(items: readonly T[], inFlight: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+async function main() {
+  const svc = services();
+  const port = 30000 + Math.floor(Math.random() * 5000);
+  const url = `http://127.0.0.1:${port}`;
+  const prefix = `bench-${process.pid}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, ...svc.env, PORT: String(port), LOG_LEVEL: 'warn', TRIALBRIDGE_QUEUE_PREFIX: prefix,
+    TRIALBRIDGE_WORKER_CONCURRENCY: process.env.TRIALBRIDGE_WORKER_CONCURRENCY ?? '8',
+    TRIALBRIDGE_SITES: JSON.stringify([{ id: 'bench', tokenSha256: sha256Hex(SITE_TOKEN) }]),
+  };
+  const db = await openDb({ databaseUrl: svc.env.DATABASE_URL });
+  // A clean database for comparable figures.
+  await db.query('DROP TABLE IF EXISTS review_items, crf_values, enrollments, patient_identifiers, patients, inbound, schema_migrations CASCADE');
+  const serve = spawnRole('serve', env);
+  const worker = spawnRole('worker', env);
+  const out: string[] = [];
+  const print = (s: string) => {
+    out.push(s);
+    console.log(s);
+  };
+  try {
+    await waitReady(url);
+    // Enroll the bench patients in NCT05985863 (TBIL in mg/dL: every value is converted).
+    await post(url, {
+      resourceType: 'Bundle', type: 'batch',
+      entry: Array.from({ length: PATIENTS }, (_, i) => [
+        { resource: { resourceType: 'Patient', id: `bench-p${i}` } },
+        { resource: { resourceType: 'ResearchSubject', id: `bench-rs${i}`, status: 'on-study', identifier: [{ value: `BENCH-${i}` }], study: { identifier: { value: 'NCT05985863' } }, individual: { reference: `Patient/bench-p${i}` } } },
+      ]).flat(),
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    print(`trialbridge bench: N=${N}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, serve and worker as 2 processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
+
+    const raw50 = await emptyJobs(svc.env.REDIS_URL, N, 50);
+    print(`BullMQ empty jobs (concurrency 50, same Redis):   ${raw50.toFixed(0)} jobs/s`);
+
+    const single = watcher(db, 's');
+    const ids = Array.from({ length: N }, (_, i) => `s-${i}`);
+    let t0 = performance.now();
+    let k = 0;
+    await pool(ids, 64, (id) => post(url, observation(id, k++)));
+    const httpSingle = N / ((performance.now() - t0) / 1000);
+    await single.until(N);
+    const e2eSingle = N / ((performance.now() - t0) / 1000);
+    await single.close();
+    print(`single POSTs (64 in flight):  HTTP accept ${httpSingle.toFixed(0)}/s, end to end ${e2eSingle.toFixed(0)} Observations/s`);
+
+    const bundled = watcher(db, 'b');
+    const bundles = Array.from({ length: Math.ceil(N / 100) }, (_, b) => ({
+      resourceType: 'Bundle', type: 'batch',
+      entry: Array.from({ length: Math.min(100, N - b * 100) }, (_, j) => ({ resource: observation(`b-${b * 100 + j}`, b * 100 + j) })),
+    }));
+    t0 = performance.now();
+    await pool(bundles, 4, (bu) => post(url, bu));
+    const httpBundle = N / ((performance.now() - t0) / 1000);
+    await bundled.until(N);
+    const e2eBundle = N / ((performance.now() - t0) / 1000);
+    await bundled.close();
+    print(`Bundles of 100 (4 in flight): HTTP accept ${httpBundle.toFixed(0)}/s, end to end ${e2eBundle.toFixed(0)} Observations/s`);
+
+    const total = SUSTAINED_RATE * SUSTAINED_SECONDS;
+    const sus = watcher(db, 'r');
+    const answered = new Map<string, number>();
+    t0 = performance.now();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / SUSTAINED_RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const id = `r-${i}`;
+      sends.push(post(url, observation(id, i)).then(() => void answered.set(id, performance.now())));
+    }
+    await Promise.all(sends);
+    const achieved = total / ((performance.now() - t0) / 1000);
+    await sus.until(total);
+    await sus.close();
+    const lat = [...answered].map(([id, t]) => Math.max(0, sus.seen.get(id)! - t));
+    print(`sustained ${SUSTAINED_RATE}/s for ${SUSTAINED_SECONDS} s (achieved ${achieved.toFixed(0)}/s): HTTP answer → CRF row p50 ${quantile(lat, 0.5).toFixed(1)} ms, p95 ${quantile(lat, 0.95).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms (5 ms polling granularity)`);
+    print(`ratios: single end-to-end / raw BullMQ = ${(e2eSingle / raw50).toFixed(2)}, Bundle end-to-end / raw BullMQ = ${(e2eBundle / raw50).toFixed(2)}, Bundle / single = ${(e2eBundle / e2eSingle).toFixed(2)}`);
+    print(`targets: Bundles >= 3000/s ${e2eBundle >= 3000 ? 'met' : 'NOT met'}; single >= 1000/s ${e2eSingle >= 1000 ? 'met' : 'NOT met'}; p99 < 200 ms at ${SUSTAINED_RATE}/s ${quantile(lat, 0.99) < 200 ? 'met' : 'NOT met'}`);
+  } finally {
+    serve.kill('SIGTERM');
+    worker.kill('SIGTERM');
+    await Promise.all([serve, worker].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
+    const conn = new IORedis(svc.env.REDIS_URL);
+    await new Queue('map-resource', { connection: conn, prefix }).obliterate({ force: true }).catch(() => undefined);
+    await conn.quit();
+    await db.close();
+    svc.stop();
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(e);
+  process.exit(1);
+});
