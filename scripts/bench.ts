@@ -152,9 +152,10 @@ async function main() {
     TRIALBRIDGE_WORKER_CONCURRENCY: process.env.TRIALBRIDGE_WORKER_CONCURRENCY ?? '8',
     TRIALBRIDGE_SITES: JSON.stringify([{ id: 'bench', tokenSha256: sha256Hex(SITE_TOKEN) }]),
   };
-  const db = await openDb({ databaseUrl: svc.env.DATABASE_URL });
-  // A clean database for comparable figures.
-  await db.query('DROP TABLE IF EXISTS review_items, crf_values, enrollments, patient_identifiers, patients, inbound, schema_migrations CASCADE');
+  // A schema of its own: comparable figures, and nothing else in that database is touched.
+  const schema = `bench_${process.pid}`;
+  env.TRIALBRIDGE_DB_SCHEMA = schema;
+  const db = await openDb({ databaseUrl: svc.env.DATABASE_URL, schema });
   const serve = spawnRole('serve', env);
   const worker = spawnRole('worker', env);
   const out: string[] = [];
@@ -229,6 +230,7 @@ async function main() {
     const conn = new IORedis(svc.env.REDIS_URL);
     await new Queue('map-resource', { connection: conn, prefix }).obliterate({ force: true }).catch(() => undefined);
     await conn.quit();
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await db.close();
     svc.stop();
   }

@@ -30,6 +30,8 @@ export interface Config {
   /** Unset → embedded PGlite in `dataDir`. */
   readonly databaseUrl: string | null;
   readonly dataDir: string;
+  /** PostgreSQL schema for all tables (search_path); null = the server default (public). */
+  readonly dbSchema: string | null;
   readonly redisUrl: string;
   readonly queuePrefix: string;
   readonly mappingsDir: string;
@@ -150,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     port: intVar(env, 'PORT', DEFAULTS.port, 0, 65535, problems),
     host: env.HOST || DEFAULTS.host,
     databaseUrl,
+    dbSchema: env.TRIALBRIDGE_DB_SCHEMA || null,
     dataDir: path.resolve(env.TRIALBRIDGE_DATA_DIR || path.join(REPO_ROOT, DEFAULTS.dataDir)),
     redisUrl,
     queuePrefix,
@@ -161,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     users: parseUsers(env, problems),
     sweepAfterMs: intVar(env, 'TRIALBRIDGE_SWEEP_AFTER_MS', DEFAULTS.sweepAfterMs, 1000, 86_400_000, problems),
   };
+  if (cfg.dbSchema && !/^[a-z_][a-z0-9_]{0,62}$/.test(cfg.dbSchema)) problems.push('TRIALBRIDGE_DB_SCHEMA: expected a lower-case SQL identifier');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel))
     problems.push('LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent');
   if (problems.length) throw new ConfigError(problems);

@@ -32,7 +32,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   // Load and check everything that can be wrong with files before touching servers (habit 2).
   const mappings: MappingSet = loadMappings(config.mappingsDir);
   if (role !== 'worker') initFhirValidator();
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: opts.schema });
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: opts.schema ?? config.dbSchema ?? undefined });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
   log.info({ store: db.kind, trials: mappings.trials, rules: mappings.ruleCount }, 'store and mappings ready');

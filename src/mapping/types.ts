@@ -7,6 +7,7 @@
  * (design.md habit 1); nothing parses FHIRPath per message.
  */
 import type { Resource } from '@medplum/fhirtypes';
+import type { MappingSet } from './rule-types';
 
 /** Why a resource (or one rule applied to it) could not produce a CRF value. */
 export type ReviewReason =
@@ -73,3 +74,8 @@ export interface LoadProblem {
   readonly pointer: string;
   readonly message: string;
 }
+
+export type { CompiledRule, MappingSet } from './rule-types';
+
+/** Signature of the pure mapping function (implemented by src/mapping/map-resource.ts). */
+export type MapResourceFn = (set: MappingSet, trial: string, resource: Resource, ctx?: MapContext) => MapOutcome[];

@@ -36,7 +36,7 @@ describe('authentication', () => {
   test('no token → 401 OperationOutcome', async () => {
     const res = await fetch(`${stack.url}/fhir/Observation`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(obs('a1')) });
     expect(res.status).toBe(401);
-    const oo = await res.json();
+    const oo = (await res.json()) as any;
     expect(oo.resourceType).toBe('OperationOutcome');
     expect(codeOf(oo)).toBe('unauthenticated');
     expect(oo.issue[0].code).toBe('login');
@@ -61,7 +61,7 @@ describe('authentication', () => {
   test('metadata and health are open', async () => {
     const md = await fetch(`${stack.url}/fhir/metadata`);
     expect(md.status).toBe(200);
-    const cs = await md.json();
+    const cs = (await md.json()) as any;
     expect(cs.resourceType).toBe('CapabilityStatement');
     expect(cs.fhirVersion).toBe('4.0.1');
     expect(cs.rest[0].resource.map((r: any) => r.type).sort()).toEqual(['MedicationAdministration', 'Observation', 'Patient', 'ResearchSubject']);
