@@ -7,13 +7,18 @@ import { ptr, type Report } from './problems';
 import type { AnalyteJson, CodeProperty, CompiledAnalyte } from './rule-types';
 import { commensurable, molecularWeightFor, normaliseUnitText, ucumProblem } from './units';
 
-/** A unit any value of the property converts to; null where the property has no unit. */
+/**
+ * A unit any value of the property converts to; null where the property has no unit.
+ * Arbitrary units ([IU]) get none: ucum-lhc refuses every conversion of an arbitrary unit,
+ * even to itself, so only an identical unit string ever maps (units.ts convert) and there
+ * is nothing to probe.
+ */
 const PROPERTY_PROBE: Readonly<Record<CodeProperty, string | null>> = {
   'mass-concentration': 'g/L',
   'substance-concentration': 'mol/L',
   'catalytic-concentration': 'U/L',
   'number-concentration': '/L',
-  'arbitrary-concentration': '[IU]/L',
+  'arbitrary-concentration': null,
   time: 's',
   ratio: '1',
   percent: '%',
@@ -70,7 +75,7 @@ function checkCodes(json: AnalyteJson, base: string, report: Report): void {
       report(at('property'), `property '${c.property}' does not fit valueType '${json.valueType}' (coded analytes use 'presence')`);
       return;
     }
-    if (probe === null) {
+    if (c.property === 'presence') {
       if (c.unit || c.impliedUnit) report(at('unit'), `a '${c.property}' code has no unit`);
       return;
     }
@@ -80,7 +85,7 @@ function checkCodes(json: AnalyteJson, base: string, report: Report): void {
     }
     const bad = ucumProblem(c.unit);
     if (bad) report(at('unit'), `'${c.unit}' is not valid UCUM: ${bad}`);
-    else if (!commensurable(c.unit, probe)) report(at('unit'), `'${c.unit}' does not measure ${c.property}`);
+    else if (probe !== null && !commensurable(c.unit, probe)) report(at('unit'), `'${c.unit}' does not measure ${c.property}`);
     if (c.impliedUnit !== undefined) {
       const badImplied = ucumProblem(c.impliedUnit);
       if (badImplied) report(at('impliedUnit'), `'${c.impliedUnit}' is not valid UCUM: ${badImplied}`);

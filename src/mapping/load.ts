@@ -63,12 +63,19 @@ export function loadMappings(dir: string): MappingSet {
     rules.push(...compileCrfFile(json, parsed.file, skip, ctx, parsed.report));
   }
   if (files.length > 0 && crfFiles.length === 0 && sink.problems.length === 0) sink.add('crf', '', 'no CRF rule file (crf/<TRIAL>.json) found');
-  if (sink.problems.length > 0) throw new MappingLoadError(dir, sink.problems);
+  if (sink.problems.length > 0) {
+    // Stable sort: grouped by file, in check order within a file.
+    throw new MappingLoadError(dir, [...sink.problems].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)));
+  }
   return new RuleSet(rules);
 }
 
 /** Parses `<dir>/*.json` and `<dir>/crf/*.json` in a stable order; reports unreadable files. */
 function readFiles(dir: string, sink: ProblemSink): ParsedFile[] {
+  if (!fs.existsSync(dir)) {
+    sink.add('.', '', `mappings directory ${dir} does not exist`);
+    return [];
+  }
   const names: string[] = [];
   for (const sub of ['', 'crf']) {
     const full = path.join(dir, sub);

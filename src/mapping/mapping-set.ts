@@ -13,7 +13,7 @@ export class RuleSet implements MappingSet {
   private readonly byTrialCode = new Map<string, ReadonlyMap<string, readonly CompiledRule[]>>();
   private readonly codes: readonly string[];
 
-  /** `trials` lists every trial file, including one whose rules all failed (not possible after a clean load). */
+  /** Built by loadMappings from rules that all compiled; a trial exists when it has rules. */
   constructor(rules: readonly CompiledRule[]) {
     const codes = new Set<string>();
     const byTrial = new Map<string, CompiledRule[]>();

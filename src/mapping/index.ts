@@ -1,0 +1,11 @@
+/**
+ * Public API of the mapping engine (pure; design.md "mapping/"). Callers import from
+ * here: the map-resource worker, the CLI and the protocol engine.
+ */
+export type { LoadProblem, MapContext, MapOutcome, MappedValue, ReviewNeeded, ReviewReason, MapResourceFn } from './types';
+export type { CompiledRule, MappingSet } from './rule-types';
+export { loadMappings, SCHEMA_PATH } from './load';
+export { mapResource } from './map-resource';
+export { MappingLoadError, formatProblem } from './problems';
+export { DEFAULT_MAPPINGS_DIR } from './paths';
+export { roundHalfUp } from './units';
