@@ -35,6 +35,16 @@ describe('planBundle', () => {
     expect(observations.every((p) => p.kind === 'store' && typeof p.context?.fallbackEffective === 'string')).toBe(true);
   });
 
+  test('panel members (DiagnosticReport.result -> panel Observation -> hasMember) inherit the report time', () => {
+    const file = path.join(SAMPLES, 'hl7-fhir-r4-spec-examples/observation-diagnosticreport/diagnosticreport-example-ghp.json');
+    if (!fs.existsSync(file)) return console.warn(`skipped: ${file} not found`);
+    const { plans } = planBundle(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const obs = plans.flatMap((p) => (p.kind === 'store' && p.resource.resourceType === 'Observation' ? [p] : []));
+    expect(obs.length).toBeGreaterThan(20);
+    const timeless = obs.filter((p) => !(p.resource as any).effectiveDateTime && !(p.resource as any).issued && !p.context?.fallbackEffective);
+    expect(timeless.map((p) => p.resource.id)).toEqual([]);
+  });
+
   test('entries of other types are ignored, invalid ones reported with their path', () => {
     const { plans } = planBundle({
       resourceType: 'Bundle',

@@ -8,7 +8,7 @@
  * Bundles of Bundles whose Observations lack effective[x], only the
  * DiagnosticReport has it.
  */
-import type { Bundle, BundleEntry, DiagnosticReport, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, DiagnosticReport, Observation, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { AppError } from '../errors';
 import { FHIR_ID, validateFhir } from './validate';
 
@@ -80,6 +80,24 @@ export function planBundle(bundle: Bundle): { type: (typeof ACCEPTED_BUNDLE_TYPE
     const eff = reportEffective(r as DiagnosticReport);
     if (!eff) continue;
     for (const res of (r as DiagnosticReport).result ?? []) if (res.reference) fromReport.set(refMap.get(res.reference) ?? res.reference, eff);
+  }
+  // A panel Observation listed by the report passes the time on to its members (hasMember), as in the HL7 GHP example.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const f of flat) {
+      const r = f.entry.resource as Observation | undefined;
+      if (r?.resourceType !== 'Observation' || !r.hasMember?.length) continue;
+      const self = f.entry.fullUrl ? refMap.get(f.entry.fullUrl) ?? f.entry.fullUrl : r.id ? `Observation/${r.id}` : undefined;
+      const eff = r.effectiveDateTime ?? r.effectivePeriod?.start ?? r.issued ?? (self ? fromReport.get(self) : undefined);
+      if (!eff) continue;
+      for (const m of r.hasMember) {
+        const key = m.reference ? refMap.get(m.reference) ?? m.reference : undefined;
+        if (key && !fromReport.has(key)) {
+          fromReport.set(key, eff);
+          changed = true;
+        }
+      }
+    }
   }
   const plans = flat.map((f): EntryPlan => {
     const raw = f.entry.resource;
