@@ -9,7 +9,7 @@ import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { metrics } from '../metrics';
 import type { MapQueue } from '../queue/map-resource';
-import type { Db } from '../store/db';
+import { isTransientDbError, type Db } from '../store/db';
 import { insertInbound, type InsertResult } from '../store/inbound';
 import { toInbound } from './normalize';
 
@@ -30,19 +30,13 @@ export interface Stored extends InsertResult {
   readonly version: string;
 }
 
-/** Whether a database error means "try again later" rather than "this input is wrong". */
-function isConnectionError(e: unknown): boolean {
-  const code = (e as { code?: string }).code ?? '';
-  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[1-3]|08\d{3})$/.test(code) || /terminat|connect/i.test((e as Error).message ?? '');
-}
-
 export async function storeAndEnqueue(deps: ReceiveDeps, site: string, items: readonly Accepted[], traceId: string): Promise<Stored[]> {
   const rows = items.map((i) => toInbound(site, i.resource, i.context));
   let results: InsertResult[];
   try {
     results = await insertInbound(deps.db, rows);
   } catch (e) {
-    if (isConnectionError(e)) throw new AppError('store-unavailable', (e as Error).message);
+    if (isTransientDbError(e)) throw new AppError('store-unavailable', (e as Error).message);
     throw e;
   }
   const stored = results.map((r, i) => ({ ...r, resourceType: rows[i].resourceType, resourceId: rows[i].resourceId, version: rows[i].version }));

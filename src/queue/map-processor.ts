@@ -10,7 +10,7 @@
 import type { Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
 import type { Logger } from '../logger';
 import { mapResource, type MappingSet } from '../mapping';
-import type { Db } from '../store/db';
+import { isTransientDbError, type Db } from '../store/db';
 import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
 import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, type Enrollment, type Identifier } from '../store/enrollment';
 import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
@@ -39,7 +39,38 @@ interface Batch {
 
 const TYPE_ORDER: Record<string, number> = { Patient: 0, ResearchSubject: 1 };
 
+/**
+ * Processes a job's rows. If the batch fails for a non-transient reason, the
+ * rows are retried one by one, so one row that trips a bug or a constraint is
+ * marked `failed` (kept, with its error, for an operator) and does not hold
+ * back the others. Transient errors propagate: BullMQ retries the job.
+ */
 export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]): Promise<MapResult> {
+  try {
+    return await processBatch(deps, inboundIds);
+  } catch (e) {
+    if (isTransientDbError(e)) throw e;
+    const merged: MapResult = { processed: 0, states: {}, released: [] };
+    for (const id of inboundIds) {
+      let r: MapResult;
+      try {
+        r = await processBatch(deps, [id]);
+      } catch (e1) {
+        if (isTransientDbError(e1)) throw e1;
+        const message = (e1 as Error).message.slice(0, 500);
+        deps.log.error({ inbound: id, err: message }, 'row failed permanently');
+        await setInboundStates(deps.db, [{ id, state: 'failed', error: message }]);
+        r = { processed: 1, states: { failed: 1 }, released: [] };
+      }
+      merged.released.push(...r.released);
+      Object.assign(merged, { processed: merged.processed + r.processed });
+      for (const [k, n] of Object.entries(r.states)) merged.states[k] = (merged.states[k] ?? 0) + n;
+    }
+    return merged;
+  }
+}
+
+async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promise<MapResult> {
   return deps.db.transaction(async (tx) => {
     // Rows already processed (a redelivered job) are skipped: at-least-once delivery, exactly-once effect.
     const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');

@@ -117,3 +117,13 @@ async function openPglite(dataDir: string, schema: string | undefined): Promise<
   });
   return wrap(lite as unknown as Q, false);
 }
+
+/** Errors that mean "the database or network is unwell", retried with backoff; anything else is about the data or a bug. */
+export function isTransientDbError(e: unknown): boolean {
+  const code = String((e as { code?: unknown }).code ?? '');
+  // Class 08 connection exceptions, 53 insufficient resources, 57P0x shutdown, 40001/40P01 serialization/deadlock.
+  if (/^(08|53|57P0|40001|40P01)/.test(code)) return true;
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(code)) return true;
+  return /timeout|terminat|Connection|connect/i.test((e as Error)?.message ?? '');
+}
+

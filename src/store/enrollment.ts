@@ -25,6 +25,8 @@ export async function upsertPatient(db: Db, site: string, patientId: string, ide
      ON CONFLICT (site, patient_id) DO UPDATE SET inbound_id = GREATEST(patients.inbound_id, EXCLUDED.inbound_id), updated_at = now()`,
     [site, patientId, inboundId],
   );
+  // Real Patients repeat an identifier (same system and value twice); one row each.
+  identifiers = [...new Map(identifiers.map((i) => [`${i.system}|${i.value}`, i])).values()];
   if (!identifiers.length) return;
   const { sql, params } = valuesList(identifiers.map((i) => [site, i.system, i.value, patientId]));
   await db.query(
