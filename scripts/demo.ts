@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { sha256Hex } from '../src/api/auth';
 import { loadConfig } from '../src/config';
 import { boot } from '../src/main';
-import { listFixtures, sendBundle } from './fixtures-lib';
+import { diffValues, listFixtures, sendBundle } from './fixtures-lib';
 
 async function main(): Promise<number> {
   const cases = listFixtures();
@@ -45,9 +45,10 @@ async function main(): Promise<number> {
         for (const v of values) {
           console.log(`     ${v.trial.padEnd(16)} ${v.form}.${v.item.padEnd(7)} ${String(v.value).padStart(9)} ${(v.unit ?? '').padEnd(8)} ${v.effective.slice(0, 16)}  from ${v.originalValue} ${v.originalUnit ?? ''} (${v.source.reference})`);
         }
-        if (values.length !== c.expected.crf[subject].length) {
+        const diff = diffValues(values, c.expected.crf[subject]);
+        if (diff.length) {
           failures++;
-          console.log(`     !! expected ${c.expected.crf[subject].length} value(s), got ${values.length}`);
+          for (const d of diff) console.log(`     !! ${d}`);
         }
       }
     }

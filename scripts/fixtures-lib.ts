@@ -75,3 +75,15 @@ export function projectValue(v: { trial: string; form: string; item: string; val
     ...(like.source !== undefined ? { source: v.source.reference } : {}),
   };
 }
+
+const valueKey = (v: ExpectedValue) => JSON.stringify([v.trial, v.form, v.item, v.value, v.unit, v.effective ?? '', v.source ?? '']);
+
+/** Differences between the CRF values one site produced for a subject and the expected ones (empty = match). */
+export function diffValues(actual: readonly Parameters<typeof projectValue>[0][], expected: readonly ExpectedValue[]): string[] {
+  const template = expected[0] ?? ({} as ExpectedValue);
+  const got = actual.map((v) => valueKey(projectValue(v, template)));
+  const want = expected.map(valueKey);
+  const missing = want.filter((w) => !got.includes(w)).map((w) => `missing ${w}`);
+  const extra = got.filter((g) => !want.includes(g)).map((g) => `unexpected ${g}`);
+  return [...missing, ...extra];
+}
