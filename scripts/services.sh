@@ -101,7 +101,7 @@ free_port() {
 # ------------------------------------------------------------------ redis ---
 
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
-read_pid() { [[ -s "$1" ]] && head -n1 "$1" | tr -dc '0-9' || true; }
+read_pid() { if [[ -s "$1" ]]; then head -n1 "$1" | tr -dc '0-9'; fi; }
 
 redis_up() { # DIR → true if our redis answers on the recorded port
   local pid port
@@ -121,7 +121,7 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/redis" \
       --appendonly yes --maxmemory-policy noeviction --save '' \
       --daemonize no --protected-mode yes --pidfile "$dir/redis.pid" \
-      --logfile "$dir/redis.log" </dev/null >>"$dir/redis.log" 2>&1 &
+      --logfile "$dir/redis.log" </dev/null >>"$dir/redis.out" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/redis.pid"
     echo "$port" >"$dir/redis.port"

@@ -65,7 +65,9 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       log.info('shutting down');
       if (server) await new Promise<void>((r) => server!.close(() => r()));
       if (workers) await workers.close();
-      await mapQueue.queue.close();
+      // Closing a queue whose Redis never answered would wait forever; the connection is torn down below anyway.
+      if (producer.status === 'ready') await mapQueue.queue.close();
+      else producer.disconnect();
       await producer.quit().catch(() => undefined);
       if (workerConn) await workerConn.quit().catch(() => undefined);
       await db.close();

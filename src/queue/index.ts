@@ -56,8 +56,8 @@ export function startWorkers(deps: WorkerDeps): Workers {
   const sweep = async (): Promise<number> => {
     const ids = await staleReceived(deps.db, deps.sweepAfterMs, 10_000);
     if (ids.length) {
-      // Same job ids as the first enqueue: rows whose job is still waiting are not queued twice.
-      for (const id of ids) await deps.mapQueue.enqueue([id], undefined, 'm');
+      // Processing is idempotent (rows no longer `received` are skipped), so a row whose first job is merely late costs nothing.
+      await deps.mapQueue.enqueue(ids, undefined, 'sweep');
       deps.log.info({ rows: ids.length }, 'sweeper re-enqueued rows left in received');
     }
     return ids.length;

@@ -39,22 +39,81 @@ export function mapJobId(ids: readonly number[], tag = 'm'): string {
 }
 
 export interface MapQueue {
+  /**
+   * Queues rows for mapping. Small requests arriving together (single-resource
+   * POSTs) are coalesced for up to COALESCE_MS into one job of up to MAP_BATCH
+   * rows: one BullMQ job and one database transaction per hundred resources
+   * instead of per resource. The promise settles when the job is in Redis, so
+   * an HTTP answer still means "stored and queued".
+   */
   enqueue(ids: readonly number[], traceId?: string, tag?: string): Promise<void>;
   readonly queue: Queue<MapJobData>;
 }
 
+/** How long a small enqueue may wait for others to share its job. */
+export const COALESCE_MS = 3;
+/** A producer fails fast (design.md habit 10): the sender gets a 503 rather than a hanging request. */
+export const ENQUEUE_TIMEOUT_MS = 3000;
+
+/** BullMQ waits for a connection that may never come; the receiver must answer instead. */
+async function addBulkFast(queue: Queue<MapJobData>, connection: Redis, jobs: Parameters<Queue<MapJobData>['addBulk']>[0]): Promise<void> {
+  if (connection.status !== 'ready') throw new Error(`redis not ready (${connection.status})`);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      queue.addBulk(jobs),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`enqueue timed out after ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createMapQueue(connection: Redis, prefix: string): MapQueue {
   const queue = new Queue<MapJobData>(MAP_QUEUE, { connection, prefix, defaultJobOptions: MAP_JOB_OPTIONS });
+  // Connection errors are reported by the connection's own listener (main.ts); without this BullMQ prints each one.
+  queue.on('error', () => undefined);
+  const toJobs = (ids: readonly number[], traceId: string | undefined, tag: string) => {
+    const jobs = [];
+    for (let i = 0; i < ids.length; i += MAP_BATCH) {
+      const part = ids.slice(i, i + MAP_BATCH);
+      jobs.push({ name: MAP_QUEUE, data: { inboundIds: part, traceId }, opts: { jobId: mapJobId(part, tag) } });
+    }
+    return jobs;
+  };
+  let pending: { ids: readonly number[]; traceId?: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let pendingCount = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const waiting = pending;
+    pending = [];
+    pendingCount = 0;
+    if (!waiting.length) return;
+    const ids = waiting.flatMap((w) => w.ids);
+    // One trace id per job: the first request's; the others are findable through their row ids.
+    addBulkFast(queue, connection, toJobs(ids, waiting[0].traceId, 'm')).then(
+      () => waiting.forEach((w) => w.resolve()),
+      (e) => waiting.forEach((w) => w.reject(e)),
+    );
+  };
   return {
     queue,
     async enqueue(ids, traceId, tag = 'm') {
       if (!ids.length) return;
-      const jobs = [];
-      for (let i = 0; i < ids.length; i += MAP_BATCH) {
-        const part = ids.slice(i, i + MAP_BATCH);
-        jobs.push({ name: MAP_QUEUE, data: { inboundIds: part, traceId }, opts: { jobId: mapJobId(part, tag) } });
+      if (tag !== 'm' || ids.length >= MAP_BATCH) {
+        await addBulkFast(queue, connection, toJobs(ids, traceId, tag));
+        return;
       }
-      await queue.addBulk(jobs);
+      await new Promise<void>((resolve, reject) => {
+        pending.push({ ids, traceId, resolve, reject });
+        pendingCount += ids.length;
+        if (pendingCount >= MAP_BATCH) flush();
+        else timer ??= setTimeout(flush, COALESCE_MS);
+      });
     },
   };
 }

@@ -43,9 +43,9 @@ export function testEnv(name: string, extra: Record<string, string> = {}): NodeJ
   };
 }
 
-export async function startStack(name: string, extra: Record<string, string> = {}, role: 'start' | 'serve' = 'start'): Promise<TestStack> {
+export async function startStack(name: string, extra: Record<string, string> = {}, role: 'start' | 'serve' = 'start', opts: { schema?: string; keepSchema?: boolean } = {}): Promise<TestStack> {
   const config = loadConfig(testEnv(name, extra));
-  const schema = freshSchema(name);
+  const schema = opts.schema ?? freshSchema(name);
   const running = await boot(config, role, { schema, log: createLogger(config.logLevel) });
   const url = `http://127.0.0.1:${running.port}`;
   const fhir: TestStack['fhir'] = async (method, path, body, token = SITE_TOKENS['site-a'], headers = {}) => {
@@ -76,8 +76,9 @@ export async function startStack(name: string, extra: Record<string, string> = {
   };
   const stop = async () => {
     // Clean up after ourselves: the queue keys of this prefix and the schema of this file.
-    await running.mapQueue.queue.obliterate({ force: true }).catch(() => undefined);
+    if (config.redisUrl === testRedisUrl()) await running.mapQueue.queue.obliterate({ force: true }).catch(() => undefined);
     await running.stop();
+    if (opts.keepSchema) return;
     const db = await openDb({ databaseUrl: config.databaseUrl });
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => db.close());
   };
