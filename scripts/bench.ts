@@ -13,6 +13,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -71,12 +72,25 @@ function observation(id: string, i: number) {
   };
 }
 
-async function post(url: string, body: unknown): Promise<void> {
-  const res = await fetch(`${url}/fhir${(body as { resourceType: string }).resourceType === 'Bundle' ? '' : `/${(body as { resourceType: string }).resourceType}`}`, {
-    method: 'POST', headers: { authorization: `Bearer ${SITE_TOKEN}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(body),
+// node:http with a keep-alive agent: undici's fetch tops out near 1,000 requests/s on this machine, below what is measured.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+
+function post(url: string, body: unknown): Promise<void> {
+  const u = new URL(url);
+  const rt = (body as { resourceType: string }).resourceType;
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: u.hostname, port: u.port, method: 'POST', path: rt === 'Bundle' ? '/fhir' : `/fhir/${rt}`,
+        headers: { authorization: `Bearer ${SITE_TOKEN}`, 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => ((res.statusCode ?? 500) >= 300 ? reject(new Error(`POST answered ${res.statusCode}`)) : resolve()));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`POST answered ${res.status}`);
 }
 
 /** Watches crf_values for new rows of the given run and records when each source id first appears. */

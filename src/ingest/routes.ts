@@ -11,7 +11,7 @@ import { AppError, okOutcome, outcomeFor } from '../errors';
 import { requireSite } from '../api/auth';
 import { FHIR_JSON } from '../api/errors';
 import { planBundle, isSupportedType, SUPPORTED_TYPES } from './bundle';
-import { storeAndEnqueue, type ReceiveDeps, type Stored } from './receive';
+import { createReceiver, type Receiver, type ReceiveDeps, type Stored } from './receive';
 import { capabilityStatement } from './capability';
 import { FHIR_ID, validateFhir } from './validate';
 
@@ -43,6 +43,7 @@ function sendStored(res: Response, s: Stored): void {
 
 export function fhirRouter(config: Config, deps: ReceiveDeps): Router {
   const r = express.Router();
+  const receiver = createReceiver(deps);
   const json = express.json({ type: ['application/json', 'application/fhir+json'], limit: config.bodyLimitBytes, strict: false });
 
   r.get('/metadata', (_req, res) => {
@@ -64,14 +65,14 @@ export function fhirRouter(config: Config, deps: ReceiveDeps): Router {
     }
     const issues = validateFhir(body);
     if (issues.length) throw new AppError('validation-failed', `${issues.length} problem(s)`, undefined, issues);
-    const [stored] = await storeAndEnqueue(deps, req.site!.id, [{ resource: body, context: null }], req.traceId!);
+    const [stored] = await receiver.store(req.site!.id, [{ resource: body, context: null }], req.traceId!);
     sendStored(res, stored);
   };
 
   r.post('/', requireJson, json, ah(async (req, res) => {
     const resource = asResource(req.body);
     if (resource.resourceType !== 'Bundle') throw new AppError('resource-type-mismatch', `POST to the base accepts a Bundle, got ${resource.resourceType}`, ['resourceType']);
-    res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(deps, req.site!.id, resource as Bundle, req.traceId!)));
+    res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(receiver, req.site!.id, resource as Bundle, req.traceId!)));
   }));
   r.post('/:type', requireJson, json, ah(single(false)));
   r.put('/:type/:id', requireJson, json, ah(single(true)));
@@ -80,7 +81,7 @@ export function fhirRouter(config: Config, deps: ReceiveDeps): Router {
 }
 
 /** Stores a Bundle's entries and builds the batch-response / transaction-response Bundle. */
-export async function receiveBundle(deps: ReceiveDeps, site: string, bundle: Bundle, traceId: string): Promise<Bundle> {
+export async function receiveBundle(receiver: Receiver, site: string, bundle: Bundle, traceId: string): Promise<Bundle> {
   const { type, plans } = planBundle(bundle);
   const invalid = plans.filter((p) => p.kind === 'invalid');
   if (type === 'transaction' && invalid.length) {
@@ -88,7 +89,7 @@ export async function receiveBundle(deps: ReceiveDeps, site: string, bundle: Bun
     throw new AppError('transaction-failed', `${invalid.length} of ${plans.length} entries failed`, undefined, invalid.flatMap((p) => (p.kind === 'invalid' ? p.issues : [])));
   }
   const toStore = plans.filter((p) => p.kind === 'store');
-  const stored = await storeAndEnqueue(deps, site, toStore.map((p) => ({ resource: p.resource, context: p.context })), traceId);
+  const stored = await receiver.store(site, toStore.map((p) => ({ resource: p.resource, context: p.context })), traceId);
   const byIndex = new Map(toStore.map((p, i) => [p.index, stored[i]]));
   const entry: BundleEntry[] = plans.map((p) => {
     switch (p.kind) {

@@ -5,6 +5,7 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { coalesce } from '../util/coalesce';
 
 export const MAP_QUEUE = 'map-resource';
 
@@ -51,7 +52,7 @@ export interface MapQueue {
 }
 
 /** How long a small enqueue may wait for others to share its job. */
-export const COALESCE_MS = 3;
+export const COALESCE_MS = 5;
 /** A producer fails fast (design.md habit 10): the sender gets a 503 rather than a hanging request. */
 export const ENQUEUE_TIMEOUT_MS = 3000;
 
@@ -83,37 +84,21 @@ export function createMapQueue(connection: Redis, prefix: string): MapQueue {
     }
     return jobs;
   };
-  let pending: { ids: readonly number[]; traceId?: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  let pendingCount = 0;
-  let timer: NodeJS.Timeout | null = null;
-  const flush = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    const waiting = pending;
-    pending = [];
-    pendingCount = 0;
-    if (!waiting.length) return;
-    const ids = waiting.flatMap((w) => w.ids);
-    // One trace id per job: the first request's; the others are findable through their row ids.
-    addBulkFast(queue, connection, toJobs(ids, waiting[0].traceId, 'm')).then(
-      () => waiting.forEach((w) => w.resolve()),
-      (e) => waiting.forEach((w) => w.reject(e)),
-    );
-  };
+  // One trace id per job: the first request's; the others are findable through their row ids.
+  const grouped = coalesce<{ id: number; traceId?: string }, void>({
+    maxItems: MAP_BATCH,
+    maxWaitMs: COALESCE_MS,
+    run: async (items) => {
+      await addBulkFast(queue, connection, toJobs(items.map((i) => i.id), items[0].traceId, 'm'));
+      return items.map(() => undefined);
+    },
+  });
   return {
     queue,
     async enqueue(ids, traceId, tag = 'm') {
       if (!ids.length) return;
-      if (tag !== 'm' || ids.length >= MAP_BATCH) {
-        await addBulkFast(queue, connection, toJobs(ids, traceId, tag));
-        return;
-      }
-      await new Promise<void>((resolve, reject) => {
-        pending.push({ ids, traceId, resolve, reject });
-        pendingCount += ids.length;
-        if (pendingCount >= MAP_BATCH) flush();
-        else timer ??= setTimeout(flush, COALESCE_MS);
-      });
+      if (tag !== 'm') await addBulkFast(queue, connection, toJobs(ids, traceId, tag));
+      else await grouped(ids.map((id) => ({ id, traceId })));
     },
   };
 }
