@@ -12,7 +12,7 @@ import type { Logger } from '../logger';
 import { mapResource, type MappingSet } from '../mapping';
 import { isTransientDbError, type Db } from '../store/db';
 import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
-import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, type Enrollment, type Identifier } from '../store/enrollment';
+import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
 import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
 import { parseResearchSubject } from './research-subject';
 
@@ -76,6 +76,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');
     rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 2) - (TYPE_ORDER[b.resourceType] ?? 2) || a.id - b.id);
     const batch: Batch = { states: [], values: [], reviews: [], touchedPatients: new Map() };
+    await lockRowPatients(tx, deps, rows);
     for (const row of rows.filter((r) => r.resourceType === 'Patient')) await handlePatient(tx, row, batch);
     for (const row of rows.filter((r) => r.resourceType === 'ResearchSubject')) await handleResearchSubject(tx, deps, row, batch);
     const clinical = rows.filter((r) => r.resourceType !== 'Patient' && r.resourceType !== 'ResearchSubject');
@@ -92,6 +93,22 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
     return { processed: rows.length, states, released };
   });
+}
+
+/** Takes the per-patient locks of a batch, site by site (see lockPatients). */
+async function lockRowPatients(db: Db, deps: MapDeps, rows: readonly InboundRow[]): Promise<void> {
+  const bySite = new Map<string, { ex: Set<string>; sh: Set<string> }>();
+  const at = (site: string) => bySite.get(site) ?? bySite.set(site, { ex: new Set(), sh: new Set() }).get(site)!;
+  for (const r of rows) {
+    if (r.resourceType === 'Patient') {
+      const idents = ((r.body as unknown as Patient).identifier ?? []).filter((i) => i.value).map((i) => identifierKey({ system: i.system ?? '', value: i.value! }));
+      [r.resourceId, ...idents].forEach((k) => at(r.site).ex.add(k));
+    } else if (r.resourceType === 'ResearchSubject') {
+      const e = parseResearchSubject(r.body as unknown as ResearchSubject, (k) => deps.mappings.hasTrial(k));
+      [e.patientRef, e.individual ? identifierKey(e.individual) : null].forEach((k) => k && at(r.site).ex.add(k));
+    } else if (r.patientId) at(r.site).sh.add(r.patientId);
+  }
+  for (const [site, { ex, sh }] of [...bySite].sort(([a], [b]) => a.localeCompare(b))) await lockPatients(db, site, ex, sh);
 }
 
 function touch(batch: Batch, site: string, keys: readonly string[]): void {

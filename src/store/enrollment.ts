@@ -105,3 +105,25 @@ export async function enrollmentsBySubject(db: Db, subject: string): Promise<Enr
   );
   return r.rows.map(toEnrollment);
 }
+
+/** Namespace of the per-patient advisory locks (the two-key form keeps them apart from the migration lock). */
+const PATIENT_LOCK_CLASS = 7_243_002;
+
+/**
+ * Serialises work on one patient across concurrent jobs: enrollment changes
+ * (Patient, ResearchSubject) take the lock exclusively, mapping of labs takes
+ * it shared. Without it, a lab mapped while its ResearchSubject commits in
+ * another job could be parked as unmatched after the release of parked rows
+ * ran, and stay parked. Keys are taken in sorted order so two jobs cannot
+ * deadlock on each other (PostgreSQL would detect it and the job would retry).
+ */
+export async function lockPatients(db: Db, site: string, exclusive: Iterable<string>, shared: Iterable<string>): Promise<void> {
+  const ex = new Set([...exclusive].map((k) => `${site}|${k}`));
+  const keys = [...new Set([...ex, ...[...shared].map((k) => `${site}|${k}`)])].sort();
+  if (!keys.length) return;
+  await db.query(
+    `SELECT CASE WHEN x THEN pg_advisory_xact_lock($1, hashtext(k))::text ELSE pg_advisory_xact_lock_shared($1, hashtext(k))::text END
+     FROM unnest($2::text[], $3::bool[]) AS t(k, x)`,
+    [PATIENT_LOCK_CLASS, keys, keys.map((k) => ex.has(k))],
+  );
+}

@@ -90,22 +90,26 @@ function toRow(r: RawRow): InboundRow {
   };
 }
 
-/** Loads rows by id (order by id) and counts the attempt. */
+/**
+ * Loads rows by id (order by id) and locks them for this transaction, so two
+ * deliveries of the same job cannot process a row twice: the second waits,
+ * then sees the row no longer `received`.
+ */
 export async function claimInbound(db: Db, ids: readonly number[]): Promise<InboundRow[]> {
   if (!ids.length) return [];
   const r = await db.query<RawRow>(
-    `UPDATE inbound SET attempts = attempts + 1, updated_at = now() WHERE id = ANY($1::bigint[])
-     RETURNING id, site, resource_type, resource_id, version, last_updated, body, context, patient_id, state, attempts`,
+    `SELECT id, site, resource_type, resource_id, version, last_updated, body, context, patient_id, state, attempts
+     FROM inbound WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
     [ids],
   );
-  return r.rows.map(toRow).sort((a, b) => a.id - b.id);
+  return r.rows.map(toRow);
 }
 
 export async function setInboundStates(db: Db, updates: readonly { id: number; state: InboundState; error?: string | null }[]): Promise<void> {
   if (!updates.length) return;
   const { sql, params } = valuesList(updates.map((u) => [u.id, u.state, u.error ?? null]), ['bigint', 'text', 'text']);
   await db.query(
-    `UPDATE inbound i SET state = u.state, last_error = u.error, updated_at = now()
+    `UPDATE inbound i SET state = u.state, last_error = u.error, attempts = i.attempts + 1, updated_at = now()
      FROM (VALUES ${sql}) AS u(id, state, error) WHERE i.id = u.id`,
     params,
   );
