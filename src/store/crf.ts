@@ -44,14 +44,19 @@ export async function upsertCrfValues(db: Db, values: readonly NewCrfValue[]): P
  */
 export async function supersedeOlderVersions(db: Db, inboundIds: readonly number[]): Promise<number> {
   if (!inboundIds.length) return 0;
-  const r = await db.query(
-    `UPDATE crf_values c SET status = 'superseded', updated_at = now()
-     FROM inbound me, inbound old
-     WHERE me.id = ANY($1::bigint[]) AND c.inbound_id = old.id AND old.id <> me.id
-       AND old.site = me.site AND old.resource_type = me.resource_type AND old.resource_id = me.resource_id
-       AND (coalesce(old.last_updated, old.received_at), old.id) < (coalesce(me.last_updated, me.received_at), me.id)
-       AND c.status = 'auto'`,
+  // Two steps: older versions are rare, and a join straight into crf_values made
+  // the planner scan it (measured: this step took 60% of a map job).
+  const older = await db.query<{ id: number }>(
+    `SELECT DISTINCT old.id FROM inbound me
+     JOIN inbound old ON old.site = me.site AND old.resource_type = me.resource_type AND old.resource_id = me.resource_id AND old.id <> me.id
+     WHERE me.id = ANY($1::bigint[])
+       AND (coalesce(old.last_updated, old.received_at), old.id) < (coalesce(me.last_updated, me.received_at), me.id)`,
     [inboundIds],
+  );
+  if (!older.rows.length) return 0;
+  const r = await db.query(
+    `UPDATE crf_values SET status = 'superseded', updated_at = now() WHERE inbound_id = ANY($1::bigint[]) AND status = 'auto'`,
+    [older.rows.map((x) => x.id)],
   );
   return r.rowCount;
 }

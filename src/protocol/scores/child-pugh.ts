@@ -90,7 +90,7 @@ export function childPugh(input: ChildPughInput): ChildPughResult {
   let coagulationValue = Number.NaN;
   if (useInr) coagulationValue = reader.number('inr', input.inr);
   else if (usePt) coagulationValue = reader.number('ptProlongationSeconds', input.ptProlongationSeconds);
-  else reader.markMissing('inr|ptProlongationSeconds');
+  else reader.markMissing('inr'); // PT prolongation is the optional alternative
   const ascites = reader.oneOf('ascites', input.ascites, ASCITES);
   const encephalopathy = reader.oneOf('encephalopathy', input.encephalopathy, ENCEPHALOPATHY);
   if (reader.failed) return reader.result();
