@@ -1,9 +1,14 @@
 /**
- * MELD (UNOS/OPTN, pre-2016) and MELD-Na (UNOS/OPTN 2016, or Kim 2008).
+ * MELD (UNOS/OPTN, pre-2016), clinical-reference §4.1. MELD-Na is in
+ * `meld-na.ts`, MELD 3.0 in `meld3.ts`; both reuse the readers below.
  *
- * Sources (clinical-reference §4.1, §4.2): OPTN policy text quoted in
- * MIT-LCP/mimic-code `mimic-iv/concepts/organfailure/meld.sql`;
- * ampel-leipzig/ameld `R/meld.R` (`meld`, `meld_na`); johnasher/transplantr.
+ * OPTN rounds MELD(i) = 0.957·ln(Cr) + 0.378·ln(bili) + 1.120·ln(INR) + 0.643
+ * "to the tenth decimal place and then multiplied by 10": the classic
+ * ×10 score rounded half up to an integer (not Python's banker's rounding).
+ *
+ * Sources: OPTN policy text quoted in MIT-LCP/mimic-code
+ * `mimic-iv/concepts/organfailure/meld.sql`; ampel-leipzig/ameld `R/meld.R`;
+ * johnasher/transplantr `R/liver.R`.
  */
 import { atLeast, clamp, roundHalfUp } from './numeric';
 import { InputReader, type Maybe, ok, type ScoreResult } from './result';

@@ -90,7 +90,7 @@ export interface StudyDrugConfig {
   /** Codes used by every site without an override. */
   readonly codes: readonly Coding[];
   /** Site id -> the codes that site uses instead. */
-  readonly siteOverrides: ReadonlyMap<string, readonly Coding[]>;
+  readonly siteOverrides: Readonly<Record<string, readonly Coding[]>>;
   /** ResearchStudy ids/identifier values accepted besides the trial key. */
   readonly researchStudyIds: readonly string[];
 }

@@ -1,0 +1,94 @@
+/**
+ * Calendar dates in the site's time zone. Study days, windows and intervals are
+ * differences of calendar dates where the site is, not 24-hour periods
+ * (clinical-reference §6 "Supporting rules"): an infusion at 23:30 local time on day X
+ * belongs to day X even when UTC has already moved to X+1.
+ */
+
+/** A calendar date, 'YYYY-MM-DD'. */
+export type LocalDate = string;
+
+/** When something happened, as far as the source says. */
+export interface TimePoint {
+  /** The calendar date in the site's time zone. */
+  readonly date: LocalDate;
+  /** Epoch milliseconds when the source gives a time with an offset; null for date-only values. */
+  readonly instant: number | null;
+}
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    // Throws RangeError for an unknown zone; config.ts validates site zones at boot.
+    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', calendar: 'gregory', numberingSystem: 'latn' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The calendar date of an instant in an IANA time zone. */
+export function localDateOf(instant: number, timeZone: string): LocalDate {
+  const parts = formatterFor(timeZone).formatToParts(new Date(instant));
+  const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year').padStart(4, '0')}-${get('month')}-${get('day')}`;
+}
+
+/**
+ * A FHIR date/dateTime/instant as a TimePoint in the site's zone. Date-only values are
+ * already calendar dates. A time without an offset (not valid FHIR, seen in feeds) is
+ * read as site wall-clock time: its date part, no instant. Partial dates (YYYY,
+ * YYYY-MM) and anything unparseable give null: they cannot be placed on a study day.
+ */
+export function toTimePoint(value: string | null | undefined, timeZone: string): TimePoint | null {
+  if (!value) return null;
+  if (DATE_ONLY.test(value)) return isRealDate(value) ? { date: value, instant: null } : null;
+  const m = DATE_TIME.exec(value);
+  if (!m || !isRealDate(m[1])) return null;
+  if (!m[2]) return { date: m[1], instant: null };
+  const instant = Date.parse(value);
+  return Number.isNaN(instant) ? null : { date: localDateOf(instant, timeZone), instant };
+}
+
+function isRealDate(date: string): boolean {
+  const m = DATE_ONLY.exec(date);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+/** Days since 1970-01-01 of a calendar date (no time zone involved: it is already local). */
+export function dayNumber(date: LocalDate): number {
+  const m = DATE_ONLY.exec(date);
+  if (!m) throw new Error(`not a calendar date: ${date}`);
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / 86_400_000;
+}
+
+/** to - from, in calendar days. */
+export function daysBetween(from: LocalDate, to: LocalDate): number {
+  return dayNumber(to) - dayNumber(from);
+}
+
+export function addDays(date: LocalDate, days: number): LocalDate {
+  return new Date((dayNumber(date) + days) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Is `a` at or before `b`? Instants are compared when both are known; otherwise the
+ * calendar dates, and a same-day pair counts as "at or before" (see callers for why).
+ */
+export function atOrBefore(a: TimePoint, b: TimePoint): boolean {
+  if (a.instant !== null && b.instant !== null) return a.instant <= b.instant;
+  return a.date <= b.date;
+}
+
+/** Orders time points: by date, then by instant when both are known. */
+export function compareTimePoints(a: TimePoint, b: TimePoint): number {
+  if (a.date !== b.date) return a.date < b.date ? -1 : 1;
+  if (a.instant !== null && b.instant !== null) return a.instant - b.instant;
+  return 0;
+}

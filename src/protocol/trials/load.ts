@@ -1,0 +1,120 @@
+/**
+ * loadTrials: read every trial file, validate it against the JSON schema, cross-check
+ * ids, weeks and stages, and either return the immutable TrialSet or throw ONE
+ * TrialLoadError listing every problem as {file, pointer, message} (design.md habits
+ * 1-2; same style as src/mapping/load.ts).
+ *
+ * Files read: `<dir>/*.json` except `*.schema.json`. The schema is the one shipped with
+ * the code (TRIAL_SCHEMA_PATH), whichever directory is validated.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { buildTrial } from './build';
+import { DEFAULT_TRIALS_DIR, TRIAL_SCHEMA_PATH } from './defaults';
+import type { TrialFileJson } from './json';
+import { ProblemSink, TrialLoadError, type Report } from './problems';
+import { LoadedTrialSet } from './trial-set';
+import type { Trial, TrialSet } from './types';
+
+interface ParsedFile {
+  readonly file: string;
+  readonly json: unknown;
+  readonly report: Report;
+}
+
+/** Loads the trial definitions under `dir`; throws TrialLoadError listing all problems. */
+export function loadTrials(dir: string = DEFAULT_TRIALS_DIR): TrialSet {
+  const sink = new ProblemSink();
+  const files = readFiles(dir, sink);
+  const validate = schemaValidator(sink);
+  const trials: Trial[] = [];
+  const owners = new Map<string, string>();
+  for (const parsed of validate ? files : []) {
+    if (!schemaValid(validate!, parsed)) continue;
+    const json = parsed.json as TrialFileJson;
+    const expected = path.basename(parsed.file, '.json');
+    if (json.key !== expected) parsed.report('/key', `key '${json.key}' must match the file name '${expected}.json'`);
+    const owner = owners.get(json.key);
+    if (owner) parsed.report('/key', `trial '${json.key}' is already defined in ${owner}`);
+    else owners.set(json.key, parsed.file);
+    trials.push(buildTrial(json, parsed.file, parsed.report));
+  }
+  if (files.length === 0 && sink.problems.length === 0) sink.add('.', '', 'no trial definition (<key>.json) found');
+  if (sink.problems.length > 0) throw new TrialLoadError(dir, sink.sorted());
+  return new LoadedTrialSet(trials);
+}
+
+/**
+ * Validates and builds one trial definition held in memory (tests, the CLI checking a
+ * single file). Throws TrialLoadError listing all problems.
+ */
+export function trialFromJson(json: unknown, file = '<memory>'): Trial {
+  const sink = new ProblemSink();
+  const validate = schemaValidator(sink);
+  const parsed: ParsedFile = { file, json, report: sink.forFile(file) };
+  const trial = validate && schemaValid(validate, parsed) ? buildTrial(json as TrialFileJson, file, parsed.report) : null;
+  if (!trial || sink.problems.length > 0) throw new TrialLoadError(file, sink.sorted());
+  return trial;
+}
+
+/** Parses `<dir>/*.json` (schemas excluded) in a stable order; reports unreadable files. */
+function readFiles(dir: string, sink: ProblemSink): ParsedFile[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.json') && !e.name.endsWith('.schema.json')).map((e) => e.name);
+  } catch (err) {
+    sink.add('.', '', `cannot read trials directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    return [];
+  }
+  const parsed: ParsedFile[] = [];
+  for (const file of names.sort()) {
+    const report = sink.forFile(file);
+    try {
+      parsed.push({ file, json: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), report });
+    } catch (err) {
+      report('', `not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return parsed;
+}
+
+let cachedValidator: ValidateFunction | null = null;
+
+/** The compiled schema (compiled once per process: the schema ships with the code). */
+function schemaValidator(sink: ProblemSink): ValidateFunction | null {
+  if (cachedValidator) return cachedValidator;
+  try {
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, discriminator: true });
+    ajv.addSchema(JSON.parse(fs.readFileSync(TRIAL_SCHEMA_PATH, 'utf8')), 'trial');
+    cachedValidator = ajv.getSchema('trial#/definitions/trialFile') as ValidateFunction;
+    return cachedValidator;
+  } catch (err) {
+    sink.add(path.basename(TRIAL_SCHEMA_PATH), '', `schema cannot be compiled: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** Reports every schema error; a file with any is not built (the builder trusts the shape). */
+function schemaValid(validate: ValidateFunction, parsed: ParsedFile): boolean {
+  if (validate(parsed.json)) return true;
+  for (const e of validate.errors ?? []) parsed.report(e.instancePath, describe(e));
+  return false;
+}
+
+/** ajv's message plus the detail it keeps in params (which property, which values). */
+function describe(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown property '${String(p.additionalProperty)}'`;
+    case 'enum':
+      return `${e.message}: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify(p.allowedValue)}`;
+    case 'discriminator':
+      return `'${String(p.tag)}' ${p.tagValue === undefined ? 'is missing' : `${JSON.stringify(p.tagValue)} is not a known ${String(p.tag)}`}`;
+    default:
+      return `schema: ${e.message ?? e.keyword}`;
+  }
+}
