@@ -13,7 +13,7 @@
  *   it raises out-of-window only if that visit ends with no in-window result (decided
  *   in visit-status.ts, once the windows are known to be closed).
  */
-import { atOrBefore, compareTimePoints, daysBetween, toTimePoint, type LocalDate, type TimePoint } from './dates';
+import { atOrBefore, compareTimePoints, daysBetween, toTimePoint, type TimePoint } from './dates';
 import type { EndOfSchedule, PlannedVisit } from './plan';
 
 /** A lab result as plain data: what the CRF store holds, not a database row. */
@@ -33,7 +33,8 @@ export interface LabResult {
 export type Placement =
   /** In the visit's window; `selected` marks the one value used for this item at this visit. */
   | { readonly kind: 'visit'; readonly visit: string; readonly selected: boolean }
-  | { readonly kind: 'unscheduled'; readonly nearestVisit: string | null }
+  /** Outside every window. `outOfWindow`: the protocol-deviation flag, set by visitStatuses (false until then). */
+  | { readonly kind: 'unscheduled'; readonly nearestVisit: string | null; readonly outOfWindow: boolean }
   | { readonly kind: 'excluded'; readonly reason: 'imprecise-date' | 'after-end-of-schedule' };
 
 export interface ResultAssignment {
@@ -53,7 +54,7 @@ export interface AssignContext {
 }
 
 export function assignResults(results: readonly LabResult[], ctx: AssignContext): ResultAssignment[] {
-  const placed = results.map((r) => place(r, ctx));
+  const placed = results.map((r, i) => place(r, ctx, i));
   return selectPerItem(placed, ctx.plan);
 }
 
@@ -61,7 +62,7 @@ interface Placed extends ResultAssignment {
   readonly index: number;
 }
 
-function place(r: LabResult, ctx: AssignContext, index = 0): Placed {
+function place(r: LabResult, ctx: AssignContext, index: number): Placed {
   const at = toTimePoint(r.effective, ctx.timeZone);
   const base = { ref: r.ref, item: r.item, index };
   if (!at) return { ...base, at: null, studyDay: null, placement: { kind: 'excluded', reason: 'imprecise-date' } };
@@ -71,12 +72,12 @@ function place(r: LabResult, ctx: AssignContext, index = 0): Placed {
   if (atOrBefore(at, ctx.day0)) {
     const scr = ctx.plan.find((v) => v.kind === 'screening');
     if (scr && studyDay >= scr.startDay) return placed({ kind: 'visit', visit: scr.code, selected: false });
-    return placed({ kind: 'unscheduled', nearestVisit: scr?.code ?? null });
+    return placed({ kind: 'unscheduled', nearestVisit: scr?.code ?? null, outOfWindow: false });
   }
   const weeks = ctx.plan.filter((v) => v.kind === 'week' && v.forArm);
   const inWindow = nearest(weeks.filter((v) => studyDay >= v.startDay && studyDay <= v.endDay), studyDay);
   if (inWindow) return placed({ kind: 'visit', visit: inWindow.code, selected: false });
-  return placed({ kind: 'unscheduled', nearestVisit: nearest(weeks, studyDay)?.code ?? null });
+  return placed({ kind: 'unscheduled', nearestVisit: nearest(weeks, studyDay)?.code ?? null, outOfWindow: false });
 }
 
 /** The visit with the nearest target day; ties to the earlier visit (§6). */
@@ -91,24 +92,19 @@ export function nearest(visits: readonly PlannedVisit[], studyDay: number): Plan
 }
 
 /** Marks, per visit and item, the one result used: SCR the latest, week visits the closest to target. */
-function selectPerItem(placed: Placed[], plan: readonly PlannedVisit[]): ResultAssignment[] {
-  placed = placed.map((p, index) => ({ ...p, index }));
-  const groups = new Map<string, Placed[]>();
+function selectPerItem(placed: readonly Placed[], plan: readonly PlannedVisit[]): ResultAssignment[] {
+  const groups = new Map<string, { visit: PlannedVisit; members: Placed[] }>();
   for (const p of placed) {
     if (p.placement.kind !== 'visit') continue;
-    const key = `${p.placement.visit}\u0000${p.item}`;
-    groups.set(key, [...(groups.get(key) ?? []), p]);
+    const code = p.placement.visit;
+    const key = `${code}\u0000${p.item}`;
+    const group = groups.get(key) ?? { visit: plan.find((v) => v.code === code)!, members: [] };
+    group.members.push(p);
+    groups.set(key, group);
   }
   const chosen = new Set<number>();
-  for (const group of groups.values()) {
-    const visit = plan.find((v) => p0(group).placement.kind === 'visit' && v.code === (p0(group).placement as { visit: string }).visit)!;
-    chosen.add((visit.kind === 'screening' ? latest(group) : closest(group, visit.targetDay)).index);
-  }
+  for (const { visit, members } of groups.values()) chosen.add((visit.kind === 'screening' ? latest(members) : closest(members, visit.targetDay)).index);
   return placed.map(({ index, ...r }) => (r.placement.kind === 'visit' ? { ...r, placement: { ...r.placement, selected: chosen.has(index) } } : r));
-}
-
-function p0(group: readonly Placed[]): Placed {
-  return group[0];
 }
 
 function latest(group: readonly Placed[]): Placed {
@@ -119,9 +115,4 @@ function latest(group: readonly Placed[]): Placed {
 function closest(group: readonly Placed[], targetDay: number): Placed {
   const distance = (p: Placed) => Math.abs(p.studyDay! - targetDay);
   return [...group].sort((a, b) => distance(a) - distance(b) || compareTimePoints(a.at!, b.at!) || a.index - b.index)[0];
-}
-
-/** Dates only, for callers that print: the study day of a date. */
-export function studyDayOf(day0: LocalDate, date: LocalDate): number {
-  return daysBetween(day0, date);
 }

@@ -17,15 +17,20 @@ export interface AnswerRef extends Coding {
   readonly resourceType: 'Observation' | 'Condition';
 }
 
+/** Every rule may carry a note saying why (source, tag). */
+interface RuleBase {
+  readonly note?: string;
+}
+
 /** Completed years on the screening date, both ends inclusive [A, §0 Age]. */
-export interface AgeRangeRule {
+export interface AgeRangeRule extends RuleBase {
   readonly kind: 'age-range';
   readonly min: number;
   readonly max: number;
 }
 
 /** `item` (an analyte id of mappings/analytes.json) converted to `unit`, compared with a 1e-9 tolerance (§0). */
-export interface LabThresholdRule {
+export interface LabThresholdRule extends RuleBase {
   readonly kind: 'lab-threshold';
   readonly item: string;
   readonly op: '>=' | '>' | '<=' | '<';
@@ -34,13 +39,13 @@ export interface LabThresholdRule {
 }
 
 /** True if any sub-rule is true; false if all are false; otherwise unknown (e.g. I2b: INR >= 1.5 OR PTA < 40). */
-export interface AnyOfRule {
+export interface AnyOfRule extends RuleBase {
   readonly kind: 'any-of';
   readonly rules: readonly CriterionRule[];
 }
 
 /** False if any sub-rule is false; true if all are true; otherwise unknown. */
-export interface AllOfRule {
+export interface AllOfRule extends RuleBase {
   readonly kind: 'all-of';
   readonly rules: readonly CriterionRule[];
 }
@@ -48,7 +53,7 @@ export interface AllOfRule {
 export type ScoreName = 'MELD' | 'MELD-NA' | 'MELD-3.0' | 'CTP' | 'SOFA' | 'AARC' | 'CLIF-C-OF';
 
 /** A derived score within [min, max] inclusive; `integer` compares the rounded score (UNOS MELD, §4.1). */
-export interface ScoreRangeRule {
+export interface ScoreRangeRule extends RuleBase {
   readonly kind: 'score-range';
   readonly score: ScoreName;
   readonly min?: number;
@@ -57,14 +62,14 @@ export interface ScoreRangeRule {
 }
 
 /** `rule` evaluated on values dated before the onset of liver failure, never on screening values (§1.1 E2). */
-export interface PreOnsetRule {
+export interface PreOnsetRule extends RuleBase {
   readonly kind: 'pre-onset';
   readonly onset: AnswerRef;
   readonly rule: CriterionRule;
 }
 
 /** Two positive results >= minDays apart, or a chronic HBV Condition (conditionCodes) with onset >= minDays before screening (§1.3 I2). */
-export interface HbsagDurationRule {
+export interface HbsagDurationRule extends RuleBase {
   readonly kind: 'hbsag-duration';
   readonly item: string;
   readonly minDays: number;
@@ -72,7 +77,7 @@ export interface HbsagDurationRule {
 }
 
 /** value >= multiple x ULN; ULN = referenceRange.high of the same result, else defaultUln (§1.3 I1a, §5). */
-export interface TbilUlnMultipleRule {
+export interface TbilUlnMultipleRule extends RuleBase {
   readonly kind: 'tbil-uln-multiple';
   readonly item: string;
   readonly multiple: number;
@@ -80,7 +85,7 @@ export interface TbilUlnMultipleRule {
 }
 
 /** Clinician judgement: unknown until one of the named answers is recorded. */
-export interface JudgementRule {
+export interface JudgementRule extends RuleBase {
   readonly kind: 'judgement';
   readonly question: string;
   readonly answers: readonly AnswerRef[];
