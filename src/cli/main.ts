@@ -3,6 +3,7 @@
  *   serve | worker | start    run the HTTP receiver, the workers, or both
  *   migrate                   apply database migrations and exit
  *   validate-mappings [dir]   check every mapping file; non-zero exit on any problem
+ *   evaluate --trial KEY [--as-of DATE] FILE   offline subject reports from a Bundle or NDJSON
  *   hash-token [token]        print the SHA-256 digest to put in TRIALBRIDGE_SITES / TRIALBRIDGE_USERS
  */
 import { ConfigError, loadConfig } from '../config';
@@ -12,8 +13,9 @@ import { migrate } from '../store/migrate';
 import { sha256Hex } from '../api/auth';
 import { MappingLoadError } from '../mapping';
 import { validateMappingsCommand } from './validate-mappings';
+import { evaluateCommand } from './evaluate';
 
-const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|hash-token [token]>`;
+const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|evaluate --trial KEY [--as-of DATE] FILE|hash-token [token]>`;
 
 const out = { log: (s: string) => process.stdout.write(`${s}\n`), error: (s: string) => process.stderr.write(`${s}\n`) };
 
@@ -40,6 +42,8 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'validate-mappings':
       return validateMappingsCommand(rest, out);
+    case 'evaluate':
+      return evaluateCommand(rest, out);
     case 'hash-token': {
       const token = rest[0] ?? (await readStdin()).trim();
       if (!token) {

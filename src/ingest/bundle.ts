@@ -12,8 +12,11 @@ import type { Bundle, BundleEntry, DiagnosticReport, Observation, OperationOutco
 import { AppError } from '../errors';
 import { FHIR_ID, validateFhir } from './validate';
 
-/** Resource types trialbridge stores; everything else in a Bundle is acknowledged and ignored. */
-export const SUPPORTED_TYPES = ['Observation', 'MedicationAdministration', 'Patient', 'ResearchSubject'] as const;
+/**
+ * Resource types trialbridge stores; everything else in a Bundle is acknowledged and ignored.
+ * Condition carries history and clinicians' answers for eligibility (chronic HBV, issue #4).
+ */
+export const SUPPORTED_TYPES = ['Observation', 'MedicationAdministration', 'Patient', 'ResearchSubject', 'Condition'] as const;
 export type SupportedType = (typeof SUPPORTED_TYPES)[number];
 export const isSupportedType = (t: unknown): t is SupportedType => SUPPORTED_TYPES.includes(t as SupportedType);
 
@@ -56,9 +59,9 @@ function reportEffective(r: DiagnosticReport): string | undefined {
 }
 
 /** Validates the Bundle shell and plans each entry. Throws AppError('invalid-bundle') for a Bundle we cannot take at all. */
-export function planBundle(bundle: Bundle): { type: (typeof ACCEPTED_BUNDLE_TYPES)[number]; plans: EntryPlan[] } {
+export function planBundle(bundle: Bundle, opts: { anyType?: boolean } = {}): { type: (typeof ACCEPTED_BUNDLE_TYPES)[number]; plans: EntryPlan[] } {
   const type = bundle.type as (typeof ACCEPTED_BUNDLE_TYPES)[number];
-  if (!ACCEPTED_BUNDLE_TYPES.includes(type)) {
+  if (!opts.anyType && !ACCEPTED_BUNDLE_TYPES.includes(type)) {
     throw new AppError('invalid-bundle', `Bundle.type "${bundle.type ?? ''}" is not accepted here; expected ${ACCEPTED_BUNDLE_TYPES.join(', ')}`, ['Bundle.type']);
   }
   if (bundle.entry !== undefined && !Array.isArray(bundle.entry)) throw new AppError('invalid-bundle', 'Bundle.entry must be an array', ['Bundle.entry']);

@@ -3,7 +3,10 @@
  * version key, content hash and the patient it is about.
  */
 import crypto from 'node:crypto';
-import type { Reference, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
+import { patientOf } from '../protocol/references';
+
+export { patientKey, patientOf } from '../protocol/references';
 import type { NewInbound } from '../store/inbound';
 
 /** JSON with sorted keys, so the hash does not depend on the sender's key order. */
@@ -20,37 +23,6 @@ export function canonicalJson(v: unknown): string {
 export function contentHash(resource: Resource): string {
   const { meta: _meta, ...rest } = resource as Resource & { meta?: unknown };
   return crypto.createHash('sha256').update(canonicalJson(rest)).digest('hex');
-}
-
-/**
- * The id of the logical Patient a reference points to: `Patient/123`,
- * `https://ehr/fhir/Patient/123` or `Patient/123/_history/2` → `123`. A
- * reference by identifier only becomes `identifier:<system>|<value>`, resolved
- * by the worker through the Patient's identifiers.
- */
-export function patientKey(ref: Reference | undefined): string | null {
-  if (!ref) return null;
-  if (typeof ref.reference === 'string') {
-    const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref.reference);
-    if (m) return m[1];
-  }
-  if (ref.identifier?.value) return `identifier:${ref.identifier.system ?? ''}|${ref.identifier.value}`;
-  return null;
-}
-
-/** The Patient a resource is about (or is). */
-export function patientOf(resource: Resource): string | null {
-  switch (resource.resourceType) {
-    case 'Patient':
-      return resource.id ?? null;
-    case 'Observation':
-    case 'MedicationAdministration':
-      return patientKey(resource.subject);
-    case 'ResearchSubject':
-      return patientKey(resource.individual);
-    default:
-      return null;
-  }
 }
 
 /** Builds the inbound row of an accepted resource; an id is derived from the content when the sender gives none. */

@@ -14,7 +14,7 @@ import { isTransientDbError, type Db } from '../store/db';
 import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
 import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
 import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
-import { parseResearchSubject } from './research-subject';
+import { parseResearchSubject } from '../protocol/research-subject';
 
 export interface MapDeps {
   readonly db: Db;

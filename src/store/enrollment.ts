@@ -2,10 +2,9 @@
 import type { Db } from './db';
 import { valuesList } from './sql';
 
-export interface Identifier {
-  readonly system: string;
-  readonly value: string;
-}
+import type { Identifier } from '../protocol/research-subject';
+
+export type { Identifier };
 
 export interface Enrollment {
   readonly site: string;

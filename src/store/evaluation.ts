@@ -18,7 +18,12 @@ export interface AssignmentInput {
   readonly placement: string;
 }
 
-export const flagKey = (f: Pick<FlagInput, 'code' | 'visit' | 'criterion'>): string => [f.code, f.visit ?? '', f.criterion ?? ''].join('|');
+/**
+ * Identity of a flag's cause: code, visit and criterion; for a value needing
+ * review, also its source (one flag per problem value).
+ */
+export const flagKey = (f: Pick<FlagInput, 'code' | 'visit' | 'criterion' | 'evidence'>): string =>
+  [f.code, f.visit ?? '', f.criterion ?? '', f.code === 'value-needs-review' ? [...f.evidence].sort().join(',') : ''].join('|');
 
 export interface SubjectKey {
   readonly trial: string;

@@ -12,8 +12,9 @@
  *    (clinicalStatus active/recurrence/relapse, or none given) and confirmed (or no
  *    verificationStatus); verificationStatus refuted -> not-met; inactive, resolved,
  *    unconfirmed, provisional, differential or entered-in-error do not decide.
- * The latest dated answer wins (undated ones count as oldest); answers of the same time
- * that disagree are a conflict -> unknown.
+ * Of the Observation answers the latest dated one wins (undated ones count as oldest);
+ * answers of the same time that disagree are a conflict -> unknown. A Condition is the
+ * current state, so an answer and a Condition that disagree -> unknown, for review.
  */
 import { toTimePoint, type TimePoint } from '../schedule';
 import type { AnswerRef, Coding, JudgementRule } from '../trials';
@@ -71,24 +72,44 @@ function answerTime(fact: CodedFact, tz: string): TimePoint {
   return toTimePoint(fact.date, tz) ?? OLDEST;
 }
 
+interface Said {
+  readonly meaning: 'met' | 'not-met';
+  readonly text: string;
+  readonly ref: string;
+}
+
 /** A judgement criterion, decided only by a recorded answer named in the trial file. */
 export function evaluateJudgement(ctx: EvalContext, rule: JudgementRule): Outcome {
-  const named = rule.answers.map((a) => `${a.resourceType} ${a.system}|${a.code}`).join(' or ');
-  const decisive: Dated<CodedFact & { readonly meaning: 'met' | 'not-met' }>[] = [];
+  const question = `clinician judgement "${rule.question}"`;
+  const observations: Dated<CodedFact & { readonly meaning: 'met' | 'not-met' }>[] = [];
+  const said: Said[] = [];
   for (const fact of matching(ctx.answers, rule.answers)) {
-    const meaning = fact.resourceType === 'Condition' ? conditionMeaning(fact) : observationMeaning(fact);
-    if (meaning) decisive.push({ ...fact, meaning, at: answerTime(fact, ctx.timeZone) });
+    if (fact.resourceType === 'Condition') {
+      const meaning = conditionMeaning(fact);
+      if (meaning) said.push({ meaning, text: meaning === 'met' ? 'active Condition recorded' : 'Condition refuted', ref: fact.ref });
+    } else {
+      const meaning = observationMeaning(fact);
+      if (meaning) observations.push({ ...fact, meaning, at: answerTime(fact, ctx.timeZone) });
+    }
   }
-  const pick = pickLatest(decisive, (a, b) => a.meaning === b.meaning);
-  if (pick.kind === 'none') return { verdict: 'unknown', reason: `clinician judgement "${rule.question}": no decisive answer recorded (${named})`, evidence: [] };
+  const pick = pickLatest(observations, (a, b) => a.meaning === b.meaning);
   if (pick.kind === 'conflict') {
-    return { verdict: 'unknown', reason: `clinician judgement "${rule.question}": conflicting answers recorded at the same time`, evidence: pick.values.map((v) => v.ref) };
+    return { verdict: 'unknown', reason: `${question}: conflicting answers recorded at the same time`, evidence: pick.values.map((v) => v.ref) };
   }
-  const a = pick.value;
-  const verdict: Verdict = a.meaning;
-  const said = a.resourceType === 'Condition' ? (verdict === 'met' ? 'active Condition recorded' : 'Condition refuted') : `answered ${verdict === 'met' ? 'yes' : 'no'}`;
-  const when = a.at === OLDEST ? '' : ` on ${a.at.date}`;
-  return { verdict, reason: `clinician judgement "${rule.question}": ${said}${when}`, evidence: [a.ref] };
+  if (pick.kind === 'one') {
+    const a = pick.value;
+    said.unshift({ meaning: a.meaning, text: `answered ${a.meaning === 'met' ? 'yes' : 'no'}${a.at === OLDEST ? '' : ` on ${a.at.date}`}`, ref: a.ref });
+  }
+  const evidence = said.map((x) => x.ref);
+  const texts = [...new Set(said.map((x) => x.text))].join('; ');
+  if (said.length === 0) {
+    const named = rule.answers.map((a) => `${a.resourceType} ${a.system}|${a.code}`).join(' or ');
+    return { verdict: 'unknown', reason: `${question}: no decisive answer recorded (${named})`, evidence };
+  }
+  // A Condition is the current state, not a dated answer: when it disagrees with the answer, review.
+  if (said.some((x) => x.meaning !== said[0].meaning)) return { verdict: 'unknown', reason: `${question}: records disagree (${texts})`, evidence };
+  const verdict: Verdict = said[0].meaning;
+  return { verdict, reason: `${question}: ${texts}`, evidence };
 }
 
 export type Onset =

@@ -8,7 +8,11 @@
  * reference whose id is itself the trial key.
  */
 import type { ResearchStudy, ResearchSubject } from '@medplum/fhirtypes';
-import type { Identifier } from '../store/enrollment';
+/** A Patient identifier (system may be empty when the sender gives none). */
+export interface Identifier {
+  readonly system: string;
+  readonly value: string;
+}
 
 export interface ParsedEnrollment {
   readonly trial: string | null;
