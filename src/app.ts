@@ -14,6 +14,8 @@ import { apiRouter } from './api/routes';
 import { errorMiddleware } from './api/errors';
 import { AppError } from './errors';
 import { registry } from './metrics';
+import type { TrialSet } from './protocol/trials';
+import type { MappingSet } from './mapping';
 
 export interface AppDeps {
   readonly config: Config;
@@ -21,6 +23,9 @@ export interface AppDeps {
   readonly db: Db;
   readonly redis: Redis;
   readonly mapQueue: MapQueue;
+  readonly trials: TrialSet;
+  readonly mappings: MappingSet;
+  readonly timeZoneOf: (site: string) => string;
 }
 
 /** How long /readyz waits for each dependency. */
@@ -53,7 +58,7 @@ export function createApp(deps: AppDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log }));
-  app.use('/api', apiRouter(deps.config, deps.db));
+  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, timeZoneOf: deps.timeZoneOf }));
   app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));
   app.use(errorMiddleware(deps.log));
   return app;

@@ -35,6 +35,8 @@ export interface Config {
   readonly redisUrl: string;
   readonly queuePrefix: string;
   readonly mappingsDir: string;
+  /** Trial definitions (mappings/trials). */
+  readonly trialsDir: string;
   readonly workerConcurrency: number;
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
@@ -157,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     redisUrl,
     queuePrefix,
     mappingsDir: path.resolve(env.TRIALBRIDGE_MAPPINGS_DIR || path.join(REPO_ROOT, 'mappings')),
+    trialsDir: path.resolve(env.TRIALBRIDGE_TRIALS_DIR || path.join(REPO_ROOT, 'mappings', 'trials')),
     workerConcurrency: intVar(env, 'TRIALBRIDGE_WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 500, problems),
     bodyLimitBytes: intVar(env, 'TRIALBRIDGE_BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 1024 * 1024 * 1024, problems),
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,

@@ -6,7 +6,9 @@
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createApp } from './app';
-import type { Config } from './config';
+import { DEFAULTS, type Config } from './config';
+import { loadTrials } from './protocol/trials';
+import { createEvaluateQueue, type EvaluateQueue } from './queue/evaluate-subject';
 import { createLogger, type Logger } from './logger';
 import { loadMappings, type MappingSet } from './mapping';
 import { createMapQueue, type MapQueue } from './queue/map-resource';
@@ -23,6 +25,7 @@ export interface Running {
   readonly db: Db;
   readonly log: Logger;
   readonly mapQueue: MapQueue;
+  readonly evaluateQueue: EvaluateQueue;
   readonly workers: Workers | null;
   stop(): Promise<void>;
 }
@@ -31,26 +34,32 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   const log = opts.log ?? createLogger(config.logLevel);
   // Load and check everything that can be wrong with files before touching servers (habit 2).
   const mappings: MappingSet = loadMappings(config.mappingsDir);
+  const trials = loadTrials(config.trialsDir);
+  const timeZoneOf = (site: string) => config.sites.find((s) => s.id === site)?.timeZone ?? DEFAULTS.timeZone;
   if (role !== 'worker') initFhirValidator();
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: opts.schema ?? config.dbSchema ?? undefined });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
-  log.info({ store: db.kind, trials: mappings.trials, rules: mappings.ruleCount }, 'store and mappings ready');
+  log.info({ store: db.kind, trials: trials.keys, rules: mappings.ruleCount }, 'store, mappings and trials ready');
 
   const producer: Redis = producerConnection(config.redisUrl);
   producer.on('error', (e) => log.warn({ err: e.message }, 'redis (producer) error'));
   const mapQueue = createMapQueue(producer, config.queuePrefix);
+  const evaluateQueue = createEvaluateQueue(producer, config.queuePrefix);
   let workerConn: Redis | null = null;
   let workers: Workers | null = null;
   if (role !== 'serve') {
     workerConn = workerConnection(config.redisUrl);
     workerConn.on('error', (e) => log.warn({ err: e.message }, 'redis (worker) error'));
-    workers = startWorkers({ db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, sweepAfterMs: config.sweepAfterMs });
+    workers = startWorkers({
+      db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, evaluateQueue, trials, timeZoneOf,
+      sweepAfterMs: config.sweepAfterMs,
+    });
   }
   let server: Server | null = null;
   let port = 0;
   if (role !== 'worker') {
-    const app = createApp({ config, log, db, redis: producer, mapQueue });
+    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.on('error', reject);
@@ -66,14 +75,14 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       if (server) await new Promise<void>((r) => server!.close(() => r()));
       if (workers) await workers.close();
       // Closing a queue whose Redis never answered would wait forever; the connection is torn down below anyway.
-      if (producer.status === 'ready') await mapQueue.queue.close();
+      if (producer.status === 'ready') await Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close()]);
       else producer.disconnect();
       await producer.quit().catch(() => undefined);
       if (workerConn) await workerConn.quit().catch(() => undefined);
       await db.close();
       log.info('stopped');
     })());
-  return { port, db, log, mapQueue, workers, stop };
+  return { port, db, log, mapQueue, evaluateQueue, workers, stop };
 }
 
 /** Stops on SIGTERM/SIGINT; a second signal forces exit. */

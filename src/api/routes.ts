@@ -8,6 +8,11 @@ import { listReviewItems, subjectCrf } from '../store/crf';
 import { enrollmentsBySubject } from '../store/enrollment';
 import { ah } from '../ingest/routes';
 import { requireUser } from './auth';
+import type { TrialSet } from '../protocol/trials';
+import { buildSubjectReport } from '../protocol/report/build';
+import { reportInput } from '../protocol/report/from-stored';
+import { loadSubjectData } from '../store/subject-data';
+import { listFlags } from '../store/evaluation';
 
 /** Page size bounds for listings. */
 export const DEFAULT_LIMIT = 100;
@@ -20,7 +25,12 @@ function intParam(v: unknown, name: string, dflt: number, max: number): number {
   return n;
 }
 
-export function apiRouter(config: Config, db: Db): Router {
+export interface ReportDeps {
+  readonly trials: TrialSet;
+  readonly timeZoneOf: (site: string) => string;
+}
+
+export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
   const r = express.Router();
   r.use(requireUser(config.users, config.sites));
 
@@ -31,6 +41,30 @@ export function apiRouter(config: Config, db: Db): Router {
     const trial = typeof req.query.trial === 'string' ? req.query.trial : undefined;
     const values = await subjectCrf(db, subject, { trial, includeSuperseded: req.query.includeSuperseded === 'true' });
     res.json({ subject, enrollments: enrollments.map((e) => ({ trial: e.trial, site: e.site, arm: e.arm, status: e.status })), values });
+  }));
+
+  // The subject report, computed on request from the subject's stored data (same builder as `trialbridge evaluate`).
+  r.get('/subjects/:subject/report', ah(async (req, res) => {
+    const subject = req.params.subject;
+    const asOf = typeof req.query.asOf === 'string' ? req.query.asOf : new Date().toISOString().slice(0, 10);
+    if (!/^\d{4}-\d{2}-\d{2}(T[0-9:.+\-Z]+)?$/.test(asOf)) throw new AppError('invalid-query', 'asOf must be a FHIR date (YYYY-MM-DD) or dateTime', ['asOf']);
+    const trial = typeof req.query.trial === 'string' ? req.query.trial : undefined;
+    const enrollments = (await enrollmentsBySubject(db, subject)).filter((e) => !trial || e.trial === trial);
+    if (!enrollments.length) throw new AppError('not-found', `no enrolled subject "${subject}"${trial ? ` in ${trial}` : ''}`);
+    if (enrollments.length > 1) throw new AppError('invalid-query', `subject "${subject}" is enrolled in ${enrollments.map((e) => `${e.trial}@${e.site}`).join(', ')}; add ?trial=`, ['trial']);
+    const e = enrollments[0];
+    const data = await loadSubjectData(db, { trial: e.trial, subject, site: e.site });
+    const input = data && reportInput(deps, data, asOf);
+    if (!input) throw new AppError('not-found', `no trial definition for ${e.trial}`);
+    res.json(buildSubjectReport(input).report);
+  }));
+
+  r.get('/flags', ah(async (req, res) => {
+    const limit = intParam(req.query.limit, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
+    const afterId = intParam(req.query.after, 'after', 0, Number.MAX_SAFE_INTEGER);
+    const q = (k: string) => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
+    const rows = await listFlags(db, { subject: q('subject'), status: q('status'), code: q('code'), afterId, limit });
+    res.json({ rows, next: rows.length === limit ? rows[rows.length - 1].id : null });
   }));
 
   const managers = requireUser(config.users, config.sites, ['admin', 'data-manager']);

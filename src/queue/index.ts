@@ -10,6 +10,9 @@ import type { Db } from '../store/db';
 import { staleReceived } from '../store/inbound';
 import { MAP_QUEUE, type MapJobData, type MapQueue } from './map-resource';
 import { processMapJob } from './map-processor';
+import { EVALUATE_QUEUE, processEvaluateJob, type EvaluateJobData, type EvaluateQueue } from './evaluate-subject';
+import type { TrialSet } from '../protocol/trials';
+import { subjectsOfPatients } from '../store/subject-data';
 import { metrics } from '../metrics';
 
 export interface WorkerDeps {
@@ -20,8 +23,14 @@ export interface WorkerDeps {
   readonly prefix: string;
   readonly concurrency: number;
   readonly mapQueue: MapQueue;
+  readonly evaluateQueue: EvaluateQueue;
+  readonly trials: TrialSet;
+  readonly timeZoneOf: (site: string) => string;
   readonly sweepAfterMs: number;
 }
+
+/** Evaluations are heavier per job than mapping and touch one subject each. */
+export const EVALUATE_CONCURRENCY = 4;
 
 export interface Workers {
   close(): Promise<void>;
@@ -46,10 +55,23 @@ export function startWorkers(deps: WorkerDeps): Workers {
         await deps.mapQueue.enqueue(res.released, job.data.traceId, `r${job.attemptsMade}x${String(job.id).replace(/[^A-Za-z0-9-]/g, '')}`);
         log.info({ released: res.released.length }, 'released parked resources after enrollment');
       }
+      const subjects = [];
+      for (const [site, pids] of res.changed) subjects.push(...(await subjectsOfPatients(deps.db, site, [...pids])));
+      await deps.evaluateQueue.enqueue(subjects);
       return res.states;
     },
     { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
   );
+  const evaluator = new Worker<EvaluateJobData>(
+    EVALUATE_QUEUE,
+    async (job) => {
+      const log = deps.log.child({ job: job.id });
+      return processEvaluateJob({ db: deps.db, trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, log }, job.data);
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: EVALUATE_CONCURRENCY },
+  );
+  evaluator.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'evaluate job failed'));
+  evaluator.on('error', (err) => deps.log.error({ err: err.message }, 'evaluate worker error'));
   worker.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'map job failed'));
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
 
@@ -69,6 +91,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
     async close() {
       clearInterval(timer);
       await worker.close();
+      await evaluator.close();
     },
   };
 }

@@ -27,6 +27,8 @@ export interface MapResult {
   readonly states: Record<string, number>;
   /** Parked rows released by enrollments in this batch; the caller enqueues them after commit. */
   readonly released: number[];
+  /** Patients whose mapped data or enrollment changed, per site: their subjects are re-evaluated. */
+  readonly changed: Map<string, Set<string>>;
 }
 
 interface Batch {
@@ -35,6 +37,8 @@ interface Batch {
   readonly reviews: NewReviewItem[];
   /** Patients whose enrollment or identity changed: their parked rows get another chance. */
   readonly touchedPatients: Map<string, Set<string>>;
+  /** Patients whose mapped data or enrollment changed (resolved logical ids). */
+  readonly changed: Map<string, Set<string>>;
 }
 
 const TYPE_ORDER: Record<string, number> = { Patient: 0, ResearchSubject: 1 };
@@ -50,7 +54,7 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
     return await processBatch(deps, inboundIds);
   } catch (e) {
     if (isTransientDbError(e)) throw e;
-    const merged: MapResult = { processed: 0, states: {}, released: [] };
+    const merged: MapResult = { processed: 0, states: {}, released: [], changed: new Map() };
     for (const id of inboundIds) {
       let r: MapResult;
       try {
@@ -60,9 +64,10 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
         const message = (e1 as Error).message.slice(0, 500);
         deps.log.error({ inbound: id, err: message }, 'row failed permanently');
         await setInboundStates(deps.db, [{ id, state: 'failed', error: message }]);
-        r = { processed: 1, states: { failed: 1 }, released: [] };
+        r = { processed: 1, states: { failed: 1 }, released: [], changed: new Map() };
       }
       merged.released.push(...r.released);
+      for (const [site, ids] of r.changed) ids.forEach((id) => addTo(merged.changed, site, id));
       Object.assign(merged, { processed: merged.processed + r.processed });
       for (const [k, n] of Object.entries(r.states)) merged.states[k] = (merged.states[k] ?? 0) + n;
     }
@@ -75,7 +80,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     // Rows already processed (a redelivered job) are skipped: at-least-once delivery, exactly-once effect.
     const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');
     rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 2) - (TYPE_ORDER[b.resourceType] ?? 2) || a.id - b.id);
-    const batch: Batch = { states: [], values: [], reviews: [], touchedPatients: new Map() };
+    const batch: Batch = { states: [], values: [], reviews: [], touchedPatients: new Map(), changed: new Map() };
     await lockRowPatients(tx, deps, rows);
     for (const row of rows.filter((r) => r.resourceType === 'Patient')) await handlePatient(tx, row, batch);
     for (const row of rows.filter((r) => r.resourceType === 'ResearchSubject')) await handleResearchSubject(tx, deps, row, batch);
@@ -91,7 +96,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     for (const [site, keys] of batch.touchedPatients) released.push(...(await releaseUnmatched(tx, site, [...keys])));
     const states: Record<string, number> = {};
     for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
-    return { processed: rows.length, states, released };
+    return { processed: rows.length, states, released, changed: batch.changed };
   });
 }
 
@@ -109,6 +114,10 @@ async function lockRowPatients(db: Db, deps: MapDeps, rows: readonly InboundRow[
     } else if (r.patientId) at(r.site).sh.add(r.patientId);
   }
   for (const [site, { ex, sh }] of [...bySite].sort(([a], [b]) => a.localeCompare(b))) await lockPatients(db, site, ex, sh);
+}
+
+function addTo(m: Map<string, Set<string>>, site: string, id: string): void {
+  m.set(site, (m.get(site) ?? new Set()).add(id));
 }
 
 function touch(batch: Batch, site: string, keys: readonly string[]): void {
@@ -143,6 +152,7 @@ async function handleResearchSubject(db: Db, deps: MapDeps, row: InboundRow, bat
   });
   const keys = [patientId, e.individual ? identifierKey(e.individual) : null].filter((k): k is string => !!k);
   touch(batch, row.site, keys);
+  if (patientId) addTo(batch.changed, row.site, patientId);
   batch.states.push({ id: row.id, state: 'mapped' });
 }
 
@@ -190,6 +200,7 @@ async function handleClinical(db: Db, deps: MapDeps, rows: readonly InboundRow[]
       continue;
     }
     current.push(r.id);
+    addTo(batch.changed, r.site, pid!);
     let mapped = 0;
     let reviews = 0;
     for (const en of ens) {
