@@ -25,11 +25,23 @@ export interface ExpectedValue {
   source?: string;
 }
 
+/** Expected subject-report fragments (fixtures/<case>/report.json, issue #4). */
+export interface ReportExpectation {
+  description: string;
+  trial: string;
+  asOf: string;
+  /** The sending site's time zone (calendar days of visit windows, clinical-reference §6). */
+  timeZone: string;
+  /** Per subject: a fragment of the report; objects match by the keys given, arrays by containment. */
+  subjects: Record<string, Record<string, unknown> & { flagsAbsent?: Record<string, unknown>[] }>;
+}
+
 export interface FixtureCase {
   name: string;
   dir: string;
   inputs: { file: string; body: unknown }[];
-  expected: {
+  report?: ReportExpectation;
+  expected?: {
     description: string;
     site?: string;
     crf: Record<string, ExpectedValue[]>;
@@ -41,7 +53,7 @@ export interface FixtureCase {
 export function listFixtures(dir = FIXTURES_DIR): FixtureCase[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'expected.json')))
+    .filter((d) => d.isDirectory() && ['expected.json', 'report.json'].some((f) => fs.existsSync(path.join(dir, d.name, f))))
     .map((d) => d.name)
     .sort()
     .map((name) => {
@@ -51,7 +63,8 @@ export function listFixtures(dir = FIXTURES_DIR): FixtureCase[] {
         .filter((f) => /^input(-\d+)?\.json$/.test(f))
         .sort((a, b) => (a === 'input.json' ? -1 : b === 'input.json' ? 1 : Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0])))
         .map((file) => ({ file, body: JSON.parse(fs.readFileSync(path.join(cdir, file), 'utf8')) }));
-      return { name, dir: cdir, inputs, expected: JSON.parse(fs.readFileSync(path.join(cdir, 'expected.json'), 'utf8')) };
+      const read = (f: string) => (fs.existsSync(path.join(cdir, f)) ? JSON.parse(fs.readFileSync(path.join(cdir, f), 'utf8')) : undefined);
+      return { name, dir: cdir, inputs, expected: read('expected.json'), report: read('report.json') };
     });
 }
 
@@ -86,4 +99,29 @@ export function diffValues(actual: readonly Parameters<typeof projectValue>[0][]
   const missing = want.filter((w) => !got.includes(w)).map((w) => `missing ${w}`);
   const extra = got.filter((g) => !want.includes(g)).map((g) => `unexpected ${g}`);
   return [...missing, ...extra];
+}
+
+/**
+ * Differences between an actual report and an expected fragment: objects match
+ * on the keys the fragment gives, arrays by containment (each expected element
+ * matches some actual element), scalars by equality. `flagsAbsent` lists flags
+ * that must NOT be raised.
+ */
+export function diffFragment(actual: unknown, expected: unknown, at = '$'): string[] {
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return [`${at}: expected an array`];
+    return expected.flatMap((e, i) => (actual.some((a) => diffFragment(a, e).length === 0) ? [] : [`${at}[${i}]: no element matches ${JSON.stringify(e)}`]));
+  }
+  if (expected && typeof expected === 'object') {
+    if (!actual || typeof actual !== 'object') return [`${at}: expected an object, got ${JSON.stringify(actual)}`];
+    const a = actual as Record<string, unknown>;
+    return Object.entries(expected).flatMap(([k, v]) => {
+      if (k === 'flagsAbsent') {
+        const flags = (a.flags ?? []) as unknown[];
+        return (v as unknown[]).flatMap((f, i) => (flags.some((x) => diffFragment(x, f).length === 0) ? [`${at}.flagsAbsent[${i}]: raised ${JSON.stringify(f)}`] : []));
+      }
+      return diffFragment(a[k], v, `${at}.${k}`);
+    });
+  }
+  return actual === expected ? [] : [`${at}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
 }
