@@ -12,7 +12,10 @@ import { readResources } from '../../src/cli/evaluate';
 import { buildSubjectReport } from '../../src/protocol/report/build';
 import { subjectsFromResources } from '../../src/protocol/report/from-resources';
 import { loadTrials } from '../../src/protocol/trials';
+import Ajv from 'ajv';
 import { diffFragment, listFixtures } from '../../scripts/fixtures-lib';
+
+const validateReport = new Ajv({ allErrors: true }).compile(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../mappings/schema/subject-report.schema.json'), 'utf8')));
 
 const cases = listFixtures().flatMap((c) => (c.report ? [{ ...c, report: c.report }] : []));
 const trials = loadTrials();
@@ -31,6 +34,11 @@ describe.each(cases.map((c) => [c.name, c] as const))('offline %s', (_name, c) =
     const trial = trials.get(c.report.trial)!;
     const subjects = subjectsFromResources(trial, mappings, { id: 'offline', timeZone: c.report.timeZone }, items, c.report.asOf);
     const reports = new Map(subjects.map((s) => [s.subject, buildSubjectReport(s).report]));
+    for (const r of reports.values()) {
+      // Every report conforms to the published JSON schema.
+      validateReport(r);
+      expect(validateReport.errors ?? []).toEqual([]);
+    }
     for (const [subject, fragment] of Object.entries(c.report.subjects)) {
       expect(reports.has(subject)).toBe(true);
       expect(diffFragment(reports.get(subject), fragment)).toEqual([]);
