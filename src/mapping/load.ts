@@ -9,21 +9,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseJsonFiles, type ParsedFile } from '../util/load-problems';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { compileAnalytes, type AnalyteSource } from './compile-analytes';
 import { compileCrfFile, ExpressionCache, type RuleContext } from './compile-rules';
 import { RuleSet } from './mapping-set';
-import { MappingLoadError, ProblemSink, ptr, type Report } from './problems';
+import { MappingLoadError, ProblemSink, ptr } from './problems';
 import type { AnalytesFileJson, CompiledRule, CrfFileJson, MappingSet } from './rule-types';
 import { REPO_ROOT } from './paths';
 
 export const SCHEMA_PATH = path.join(REPO_ROOT, 'mappings', 'schema', 'rules.schema.json');
 
-interface ParsedFile {
-  readonly file: string;
-  readonly json: unknown;
-  readonly report: Report;
-}
 
 /** Loads and compiles the mapping files under `dir`; throws MappingLoadError listing all problems. */
 export function loadMappings(dir: string): MappingSet {
@@ -88,16 +84,7 @@ function readFiles(dir: string, sink: ProblemSink): ParsedFile[] {
     }
     for (const e of entries) if (e.isFile() && e.name.endsWith('.json')) names.push(sub ? `${sub}/${e.name}` : e.name);
   }
-  const parsed: ParsedFile[] = [];
-  for (const file of names.sort()) {
-    const report = sink.forFile(file);
-    try {
-      parsed.push({ file, json: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), report });
-    } catch (err) {
-      report('', `not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  return parsed;
+  return parseJsonFiles(dir, names, sink);
 }
 
 type Validators = Record<'analytes' | 'crf', ValidateFunction>;

@@ -4,35 +4,8 @@
  */
 import type { LoadProblem } from './types';
 
-/** Escapes one JSON pointer segment (`~` -> `~0`, `/` -> `~1`). */
-function escapeSegment(segment: string | number): string {
-  return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/** Builds a pointer from segments: ptr('rules', 3, 'unit') -> '/rules/3/unit'. */
-export function ptr(...segments: Array<string | number>): string {
-  return segments.map((s) => `/${escapeSegment(s)}`).join('');
-}
-
-/** The one line a problem prints as: `crf/NCT05985863.json#/rules/3/unit: message`. */
-export function formatProblem(p: LoadProblem): string {
-  return `${p.file}#${p.pointer}: ${p.message}`;
-}
-
-export class ProblemSink {
-  readonly problems: LoadProblem[] = [];
-
-  add(file: string, pointer: string, message: string): void {
-    this.problems.push({ file, pointer, message });
-  }
-
-  /** A reporter bound to one file, the form the checkers take. */
-  forFile(file: string): (pointer: string, message: string) => void {
-    return (pointer, message) => this.add(file, pointer, message);
-  }
-}
-
-export type Report = (pointer: string, message: string) => void;
+export { ProblemSink, formatProblem, ptr, type Report } from '../util/load-problems';
+import { formatProblem } from '../util/load-problems';
 
 /** Thrown by loadMappings with every problem found; nothing is loaded. */
 export class MappingLoadError extends Error {

@@ -67,13 +67,7 @@ export interface MapContext {
 }
 
 /** One problem found while loading mapping files. */
-export interface LoadProblem {
-  /** Path of the file relative to the mappings directory. */
-  readonly file: string;
-  /** RFC 6901 JSON pointer inside the file ('' for the whole file). */
-  readonly pointer: string;
-  readonly message: string;
-}
+export type { LoadProblem } from '../util/load-problems';
 
 export type { CompiledRule, MappingSet } from './rule-types';
 

@@ -9,19 +9,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseJsonFiles, type ParsedFile } from '../../util/load-problems';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { buildTrial } from './build';
 import { DEFAULT_TRIALS_DIR, TRIAL_SCHEMA_PATH } from './defaults';
 import type { TrialFileJson } from './json';
-import { ProblemSink, TrialLoadError, type Report } from './problems';
+import { ProblemSink, TrialLoadError } from './problems';
 import { LoadedTrialSet } from './trial-set';
 import type { Trial, TrialSet } from './types';
 
-interface ParsedFile {
-  readonly file: string;
-  readonly json: unknown;
-  readonly report: Report;
-}
 
 /** Loads the trial definitions under `dir`; throws TrialLoadError listing all problems. */
 export function loadTrials(dir: string = DEFAULT_TRIALS_DIR): TrialSet {
@@ -67,16 +63,7 @@ function readFiles(dir: string, sink: ProblemSink): ParsedFile[] {
     sink.add('.', '', `cannot read trials directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     return [];
   }
-  const parsed: ParsedFile[] = [];
-  for (const file of names.sort()) {
-    const report = sink.forFile(file);
-    try {
-      parsed.push({ file, json: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), report });
-    } catch (err) {
-      report('', `not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  return parsed;
+  return parseJsonFiles(dir, names, sink);
 }
 
 let cachedValidator: ValidateFunction | null = null;
