@@ -129,10 +129,12 @@ export function buildSubjectReport(input: SubjectInput): BuiltReport {
   const female = input.patient?.gender === 'female' ? true : input.patient?.gender === 'male' ? false : null;
   for (const v of visitsWithValues) scores.push(...scoresAtVisit(v, crf.filter((c) => c.visit === v && c.status !== 'not-selected'), { female, dialysis: null }));
   const resultDate = new Map(sched.kind === 'scheduled' ? sched.results.map((r) => [r.ref, r.at?.date ?? null]) : []);
+  // The site-local date an administration actually happened (not its dose's target date).
+  const administrationDate = new Map(mas.map((m) => [`MedicationAdministration/${m.id ?? '?'}`, toTimePoint(m.effectiveDateTime ?? m.effectivePeriod?.start, site.timeZone)?.date ?? null]));
   const visits = sched.kind === 'scheduled'
     ? sched.visits.map((v) => {
         const refs = v.status.kind === 'in-window' ? [...v.status.results, ...v.status.administrations] : v.status.kind === 'out-of-window' ? v.status.results : [];
-        const dates = refs.map((r) => resultDate.get(r) ?? sched.doses.find((d) => 'administration' in d.status && d.status.administration === r)?.targetDate ?? null).filter((d): d is string => !!d).sort();
+        const dates = refs.map((r) => resultDate.get(r) ?? administrationDate.get(r) ?? null).filter((d): d is string => !!d).sort();
         return { visit: v.code, target: v.targetDate, windowStart: v.windowStart, windowEnd: v.windowEnd, actual: dates[0] ?? null, status: v.status.kind };
       })
     : [];
