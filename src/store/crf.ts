@@ -54,6 +54,8 @@ export async function supersedeOlderVersions(db: Db, inboundIds: readonly number
     [inboundIds],
   );
   if (!older.rows.length) return 0;
+  // The problems of an older version are gone with it (a corrected result replaces a unit-less one).
+  await db.query(`UPDATE review_items SET status = 'resolved' WHERE inbound_id = ANY($1::bigint[]) AND status = 'open'`, [older.rows.map((x) => x.id)]);
   const r = await db.query(
     `UPDATE crf_values SET status = 'superseded', updated_at = now() WHERE inbound_id = ANY($1::bigint[]) AND status = 'auto'`,
     [older.rows.map((x) => x.id)],
