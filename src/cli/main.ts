@@ -14,6 +14,7 @@ import { sha256Hex } from '../api/auth';
 import { MappingLoadError } from '../mapping';
 import { validateMappingsCommand } from './validate-mappings';
 import { evaluateCommand } from './evaluate';
+import { importCommand } from './import';
 
 const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|evaluate --trial KEY [--as-of DATE] FILE|hash-token [token]>`;
 
@@ -44,6 +45,8 @@ async function run(argv: string[]): Promise<number> {
       return validateMappingsCommand(rest, out);
     case 'evaluate':
       return evaluateCommand(rest, out);
+    case 'import':
+      return importCommand(rest, out);
     case 'hash-token': {
       const token = rest[0] ?? (await readStdin()).trim();
       if (!token) {

@@ -40,7 +40,7 @@ const num = (v: VisitValue | undefined): number | undefined => (v && typeof v.va
 
 export interface ScoreContext {
   readonly female: boolean | null;
-  /** Dialysis in the 7 days before the creatinine. null: not recorded (see the report note). */
+  /** Dialysis in the 7 days before the creatinine. null: not recorded, scored as none. */
   readonly dialysis: boolean | null;
   readonly ascites?: 'none' | 'mild' | 'moderate-severe';
   readonly encephalopathy?: 'none' | 'grade-1-2' | 'grade-3-4';
@@ -59,13 +59,11 @@ export function scoresAtVisit(visit: string, values: readonly VisitValue[], ctx:
   const push = (name: string, r: Row) => {
     if (r.status === 'ok') rows.push({ name, visit, value: r.value, raw: r.raw ?? null, class: r.class ?? null });
   };
-  // Dialysis is rarely recorded. When it is not, a MELD-family score is reported
-  // only if it is the same with and without dialysis (as the eligibility engine decides I3a).
-  const withDialysis = (f: (dialysis: boolean) => Row): Row => {
-    if (ctx.dialysis !== null) return f(ctx.dialysis);
-    const [a, b] = [f(false), f(true)];
-    return a.status === 'ok' && b.status === 'ok' && a.value === b.value && a.raw === b.raw ? a : { status: 'unknown', missing: ['dialysis'] };
-  };
+  // Dialysis is rarely recorded in lab feeds. For the scores shown per visit (secondary
+  // outcomes, clinical-reference §1), an unrecorded dialysis is taken as none, as MELD
+  // calculators do; the eligibility engine does not assume it (it decides I3a only
+  // when both cases agree, clinical-reference §0).
+  const withDialysis = (f: (dialysis: boolean) => Row): Row => f(ctx.dialysis ?? false);
   const base = (dialysis: boolean) => ({ bilirubinMgDl: bili, inr, creatinineMgDl: cr, dialysis });
   push('MELD', withDialysis((d) => meld(base(d))));
   push('MELD-Na', withDialysis((d) => meldNa({ ...base(d), sodiumMmolL: na })));

@@ -1,0 +1,625 @@
+/**
+ * `trialbridge import FILE --site SITE_ID [--batch N] [--json]`
+ *
+ * Bulk backfill: streams an NDJSON file (one resource per line, FHIR Bulk Data
+ * format; a line may also be a Bundle) or a single JSON Bundle into the same
+ * store-then-queue path as the HTTP receiver (createReceiver: INSERT into
+ * `inbound`, then enqueue on `map-resource`), so a running `trialbridge worker`
+ * maps what is imported exactly as it maps what is POSTed.
+ *
+ * Memory: NDJSON is read line by line (readline over a read stream) and stored
+ * in batches of N (default 500); the next batch is read and validated while
+ * the previous one is being stored, never more than that, so memory stays
+ * flat whatever the file size. A single pretty-printed JSON document (not
+ * NDJSON) is parsed whole, because `urn:uuid:` references and DiagnosticReport
+ * times are resolved across the entire Bundle (planBundle); it is limited to
+ * MAX_DOCUMENT_BYTES with a clear error beyond that.
+ *
+ * Bundle semantics differ from POST /fhir on purpose: any Bundle.type is read
+ * (exports are often searchset or collection Bundles) and every entry is taken
+ * on its own (no all-or-nothing for transactions): the summary lists what was
+ * rejected, and importing the corrected file again is safe, since a resource
+ * version already stored counts as a duplicate and changes nothing.
+ *
+ * Output: progress on stderr (a live line on a terminal, otherwise a line
+ * every PROGRESS_EVERY resources) and a summary on stdout (text, or JSON with
+ * --json). Neither names the file (export files are often named after the
+ * patient) nor prints any value from it: only counts, line numbers, resource
+ * ids, FHIRPath expressions and validator messages with values elided.
+ *
+ * Exit codes: 0 the import ran to the end (rejected lines included), 1 the
+ * file could not be read or the database / Redis failed (the summary says how
+ * much was stored), 2 usage (bad arguments, unknown site).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import readline from 'node:readline';
+import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { loadConfig } from '../config';
+import { AppError } from '../errors';
+import { isSupportedType, planBundle } from '../ingest/bundle';
+import { createReceiver, type Accepted, type Receiver, type Stored } from '../ingest/receive';
+import { FHIR_ID, initFhirValidator, validateFhir } from '../ingest/validate';
+import type { Logger } from '../logger';
+import { producerConnection } from '../queue/connection';
+import { createMapQueue, type MapQueue } from '../queue/map-resource';
+import { openDb, type Db } from '../store/db';
+import { migrate } from '../store/migrate';
+
+interface Out {
+  log(s: string): void;
+  error(s: string): void;
+}
+
+export const USAGE = 'usage: trialbridge import FILE(.ndjson | .json Bundle) --site SITE_ID [--batch N] [--json]';
+
+/** Resources per store call (one multi-row INSERT, one BullMQ addBulk). */
+export const DEFAULT_BATCH = 500;
+export const MAX_BATCH = 10_000;
+/** A single JSON document (not NDJSON) is parsed whole; beyond this size, convert it to NDJSON. */
+export const MAX_DOCUMENT_BYTES = 128 * 1024 * 1024;
+/** Without a terminal, a progress line every this many resources. */
+export const PROGRESS_EVERY = 10_000;
+/** Examples kept per rejection reason. */
+export const EXAMPLES_PER_REASON = 5;
+/** How long to wait for Redis before giving up (nothing stored yet). */
+export const REDIS_READY_TIMEOUT_MS = 10_000;
+/** How much of the file is looked at to tell NDJSON from one JSON document. */
+const HEAD_BYTES = 1024 * 1024;
+
+export interface ImportArgs {
+  readonly file: string;
+  readonly site: string;
+  readonly batch: number;
+  readonly json: boolean;
+}
+
+export function parseImportArgs(argv: readonly string[]): ImportArgs | { help: true } | string {
+  let file: string | undefined;
+  let site: string | undefined;
+  let batch = DEFAULT_BATCH;
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') return { help: true };
+    if (a === '--site' || a === '--batch') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) return `${a} needs a value`;
+      if (a === '--site') site = v;
+      else {
+        batch = Number(v);
+        if (!/^\d+$/.test(v) || batch < 1 || batch > MAX_BATCH) return `--batch must be an integer from 1 to ${MAX_BATCH}, got "${v}"`;
+      }
+    } else if (a === '--json') json = true;
+    else if (a.startsWith('--')) return `unknown option ${a}`;
+    else if (file === undefined) file = a;
+    else return `unexpected argument ${a}`;
+  }
+  if (!file) return 'an input FILE is required';
+  if (!site) return '--site is required';
+  return { file, site, batch, json };
+}
+
+// ------------------------------------------------------------------ summary ---
+
+export interface RejectExample {
+  /** 1-based line of the NDJSON file; null for a single JSON document. */
+  readonly line: number | null;
+  /** Type/id when the resource has a valid id. */
+  readonly resource: string | null;
+  readonly expression: string;
+  readonly message: string;
+}
+
+export interface RejectReason {
+  readonly reason: string;
+  count: number;
+  readonly examples: RejectExample[];
+}
+
+export interface ImportSummary {
+  status: 'completed' | 'failed';
+  site: string;
+  format: 'ndjson' | 'json-document' | null;
+  lines: number;
+  /** Everything classified: accepted + duplicate + rejected + ignored (+ in a failed batch). */
+  resources: number;
+  accepted: number;
+  acceptedByType: Record<string, number>;
+  duplicate: number;
+  rejected: number;
+  rejectedReasons: RejectReason[];
+  ignored: number;
+  ignoredByType: Record<string, number>;
+  elapsedMs: number;
+  resourcesPerSecond: number;
+  peakRssBytes: number;
+  /** Set when status is failed. */
+  error: string | null;
+  /** Resources of the batch being stored when it failed: possibly (partly) stored, not counted above. */
+  failedBatch: number;
+}
+
+function emptySummary(site: string): ImportSummary {
+  return {
+    status: 'completed', site, format: null, lines: 0, resources: 0, accepted: 0, acceptedByType: {}, duplicate: 0, rejected: 0, rejectedReasons: [],
+    ignored: 0, ignoredByType: {}, elapsedMs: 0, resourcesPerSecond: 0, peakRssBytes: 0, error: null, failedBatch: 0,
+  };
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+const byType = (m: Record<string, number>) => Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([t, c]) => `${t} ${n(c)}`).join(', ');
+
+export function formatSummary(s: ImportSummary): string {
+  const lines = [
+    `import into site ${s.site}: ${s.status === 'completed' ? 'completed' : 'FAILED'}`,
+    `  read:       ${n(s.resources)} resources${s.format === 'ndjson' ? ` from ${n(s.lines)} lines` : s.format === 'json-document' ? ' from one JSON document' : ''}`,
+    `  accepted:   ${n(s.accepted)} new${s.accepted ? ` (${byType(s.acceptedByType)})` : ''}`,
+    `  duplicate:  ${n(s.duplicate)} (already stored, same version; nothing changed)`,
+    `  rejected:   ${n(s.rejected)}`,
+  ];
+  for (const r of s.rejectedReasons) {
+    lines.push(`    ${n(r.count)} x ${r.reason}`);
+    for (const e of r.examples) lines.push(`      ${e.line !== null ? `line ${e.line}` : 'document'}${e.resource ? ` ${e.resource}` : ''}: ${e.expression}: ${e.message}`);
+    if (r.count > r.examples.length) lines.push(`      ... and ${n(r.count - r.examples.length)} more`);
+  }
+  lines.push(`  ignored:    ${n(s.ignored)}${s.ignored ? ` (types trialbridge does not store: ${byType(s.ignoredByType)})` : ''}`);
+  lines.push(`  elapsed:    ${(s.elapsedMs / 1000).toFixed(1)} s, ${n(Math.round(s.resourcesPerSecond))} resources/s, peak RSS ${mib(s.peakRssBytes)}`);
+  if (s.status === 'failed') {
+    lines.push(`  error:      ${s.error}`);
+    lines.push(`  stored:     ${n(s.accepted)} new resources were stored and queued before the failure` +
+      (s.failedBatch ? `; the batch of ${n(s.failedBatch)} being stored may be partly stored (rows left in received are queued by a worker's sweeper)` : ''));
+    lines.push('  importing the same file again is safe: what is already stored counts as duplicate');
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ issues ---
+
+/** Validator messages with values elided: only our own code check quotes the value it got. */
+function safeMessage(issue: OperationOutcomeIssue): string {
+  const raw = issue.details?.text ?? issue.diagnostics ?? issue.code ?? 'invalid';
+  return raw.replace(/^Invalid code "(?:[^"\\]|\\.)*"/, 'Invalid code').slice(0, 300);
+}
+
+/** Same reason whatever the entry: Bundle.entry[12] and Bundle.entry[3] are one reason. */
+const genericExpression = (e: string) => e.replace(/\.entry\[\d+\]/g, '.entry[*]');
+
+const refOf = (r: unknown): string | null => {
+  const o = r as { resourceType?: unknown; id?: unknown } | null;
+  return o && typeof o.resourceType === 'string' && typeof o.id === 'string' && FHIR_ID.test(o.id) && /^[A-Za-z]{1,64}$/.test(o.resourceType) ? `${o.resourceType}/${o.id}` : null;
+};
+
+/** JSON.parse messages quote the input in Node 20; keep only the position. */
+function parseProblem(e: unknown): string {
+  const m = /position (\d+)/.exec((e as Error).message ?? '');
+  return m ? `not valid JSON (at character ${Number(m[1]) + 1})` : 'not valid JSON';
+}
+
+// ---------------------------------------------------------------- progress ---
+
+class Progress {
+  private nextLineAt = PROGRESS_EVERY;
+  private lastDraw = 0;
+  private peak = process.memoryUsage().rss;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly s: ImportSummary, private readonly started: number, private readonly stderr: NodeJS.WriteStream) {
+    this.timer = setInterval(() => this.sample(), 100);
+    this.timer.unref();
+  }
+
+  sample(): number {
+    this.peak = Math.max(this.peak, process.memoryUsage().rss);
+    return this.peak;
+  }
+
+  private line(): string {
+    const s = this.s;
+    const secs = (performance.now() - this.started) / 1000;
+    return `import: ${n(s.resources)} read, ${n(s.accepted)} new, ${n(s.duplicate)} duplicate, ${n(s.rejected)} rejected, ${n(s.ignored)} ignored, ${n(Math.round(s.resources / Math.max(secs, 0.001)))}/s, RSS ${mib(this.sample())}`;
+  }
+
+  tick(): void {
+    if (this.stderr.isTTY) {
+      const now = performance.now();
+      if (now - this.lastDraw < 200) return;
+      this.lastDraw = now;
+      this.stderr.write(`\r${this.line()}\x1b[K`);
+    } else if (this.s.resources >= this.nextLineAt) {
+      this.nextLineAt = (Math.floor(this.s.resources / PROGRESS_EVERY) + 1) * PROGRESS_EVERY;
+      this.stderr.write(`${this.line()}\n`);
+    }
+  }
+
+  finish(): number {
+    clearInterval(this.timer);
+    if (this.stderr.isTTY && this.lastDraw) this.stderr.write(`\r${this.line()}\x1b[K\n`);
+    return this.sample();
+  }
+}
+
+// ------------------------------------------------------------------ import ---
+
+/** The file cannot be read as input at all (exit 1, nothing stored). */
+export class InputError extends Error {}
+
+/** The database or Redis failed while storing (exit 1). */
+class StoreFailure extends Error {
+  constructor(readonly cause: unknown, readonly batch: number) {
+    super((cause as Error).message);
+  }
+}
+
+interface Where {
+  readonly line: number | null;
+}
+
+interface Item extends Accepted {
+  readonly where: Where;
+}
+
+/** A store error that belongs to the data of one resource (PostgreSQL classes 22 data exception, 23 integrity, 54 limits), not to the servers. */
+function isDataError(e: unknown): boolean {
+  if (e instanceof AppError) return false;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+export interface ImportOptions {
+  readonly site: string;
+  readonly batch: number;
+  readonly receiver: Receiver;
+  readonly traceId: string;
+  readonly stderr?: NodeJS.WriteStream;
+}
+
+class Importer {
+  readonly s: ImportSummary;
+  private batch: Item[] = [];
+  private inFlight: Promise<void> | null = null;
+  private failure: StoreFailure | null = null;
+  readonly progress: Progress;
+  readonly started = performance.now();
+
+  constructor(private readonly o: ImportOptions) {
+    this.s = emptySummary(o.site);
+    this.progress = new Progress(this.s, this.started, o.stderr ?? process.stderr);
+  }
+
+  reject(where: Where, resource: string | null, issues: readonly { expression: string; message: string }[]): void {
+    this.s.rejected++;
+    this.s.resources++;
+    const seen = new Set<string>();
+    for (const i of issues) {
+      const reason = `${genericExpression(i.expression)}: ${i.message}`;
+      if (seen.has(reason)) continue;
+      seen.add(reason);
+      let r = this.s.rejectedReasons.find((x) => x.reason === reason);
+      if (!r) this.s.rejectedReasons.push((r = { reason, count: 0, examples: [] }));
+      r.count++;
+      if (r.examples.length < EXAMPLES_PER_REASON) r.examples.push({ line: where.line, resource, expression: i.expression, message: i.message });
+    }
+  }
+
+  private rejectIssues(where: Where, resource: string | null, issues: readonly OperationOutcomeIssue[], fallback: string): void {
+    this.reject(where, resource, issues.map((i) => ({ expression: i.expression?.[0] ?? fallback, message: safeMessage(i) })));
+  }
+
+  private ignore(type: string): void {
+    this.s.ignored++;
+    this.s.resources++;
+    const t = /^[A-Za-z]{1,64}$/.test(type) ? type : '(unknown)';
+    this.s.ignoredByType[t] = (this.s.ignoredByType[t] ?? 0) + 1;
+  }
+
+  /** One parsed JSON value: a resource, or a Bundle whose entries are taken one by one. */
+  async take(doc: unknown, where: Where): Promise<void> {
+    const r = doc as Resource | null;
+    if (!r || typeof r !== 'object' || Array.isArray(r) || typeof r.resourceType !== 'string') {
+      this.reject(where, null, [{ expression: '(line)', message: 'not a FHIR resource (no resourceType)' }]);
+      return;
+    }
+    if (r.resourceType === 'Bundle') {
+      let plans: ReturnType<typeof planBundle>['plans'];
+      try {
+        plans = planBundle(r as Bundle, { anyType: true }).plans;
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        this.reject(where, refOf(r), [{ expression: e.expression?.[0] ?? 'Bundle', message: `invalid Bundle: ${e.diagnostics ?? e.code}` }]);
+        return;
+      }
+      for (const p of plans) {
+        if (p.kind === 'store') await this.add({ resource: p.resource, context: p.context, where });
+        else if (p.kind === 'ignored') this.ignore(p.resourceType);
+        else this.rejectIssues(where, null, p.issues, `Bundle.entry[${p.index}]`);
+      }
+      return;
+    }
+    if (!isSupportedType(r.resourceType)) return this.ignore(r.resourceType);
+    const issues = validateFhir(r);
+    if (issues.length) return this.rejectIssues(where, refOf(r), issues, r.resourceType);
+    await this.add({ resource: r, context: null, where });
+  }
+
+  async add(item: Item): Promise<void> {
+    this.batch.push(item);
+    if (this.batch.length >= this.o.batch) await this.flush();
+  }
+
+  /** Hands the batch to the receiver; waits for the previous one first, so at most one store is in flight (backpressure). */
+  async flush(): Promise<void> {
+    await this.settle();
+    if (!this.batch.length) return;
+    const items = this.batch;
+    this.batch = [];
+    this.inFlight = this.storeBatch(items).catch((e) => {
+      this.failure = e instanceof StoreFailure ? e : new StoreFailure(e, items.length);
+    });
+  }
+
+  /** Waits for the store in flight; throws its failure. */
+  async settle(): Promise<void> {
+    const p = this.inFlight;
+    this.inFlight = null;
+    if (p) await p;
+    if (this.failure) throw this.failure;
+  }
+
+  private async storeBatch(items: Item[]): Promise<void> {
+    let stored: Stored[];
+    try {
+      stored = await this.o.receiver.store(this.o.site, items, this.o.traceId);
+    } catch (e) {
+      if (!isDataError(e)) throw new StoreFailure(e, items.length);
+      // PostgreSQL refused some value (e.g. a \u0000 in a string, which jsonb cannot hold): find which, store the rest.
+      await this.storeOneByOne(items);
+      return;
+    }
+    this.count(stored);
+  }
+
+  private async storeOneByOne(items: Item[]): Promise<void> {
+    for (let i = 0; i < items.length; i++) {
+      try {
+        this.count(await this.o.receiver.store(this.o.site, [items[i]], this.o.traceId));
+      } catch (e) {
+        if (!isDataError(e)) throw new StoreFailure(e, items.length - i);
+        const r = items[i].resource;
+        this.reject(items[i].where, refOf(r), [{ expression: r.resourceType, message: `refused by the database (SQLSTATE ${(e as { code: string }).code})` }]);
+      }
+    }
+  }
+
+  private count(stored: readonly Stored[]): void {
+    // The same version twice in one batch is one row: the second is a duplicate too.
+    const seen = new Set<number>();
+    for (const s of stored) {
+      if (s.created && !seen.has(s.id)) {
+        this.s.accepted++;
+        this.s.acceptedByType[s.resourceType] = (this.s.acceptedByType[s.resourceType] ?? 0) + 1;
+      } else this.s.duplicate++;
+      seen.add(s.id);
+      this.s.resources++;
+    }
+    this.progress.tick();
+  }
+
+  finish(error: unknown): ImportSummary {
+    const s = this.s;
+    s.elapsedMs = performance.now() - this.started;
+    s.resourcesPerSecond = s.resources / Math.max(s.elapsedMs / 1000, 0.001);
+    s.peakRssBytes = this.progress.finish();
+    if (error) {
+      s.status = 'failed';
+      if (error instanceof StoreFailure) {
+        const c = error.cause;
+        s.failedBatch = error.batch;
+        s.error = c instanceof AppError && c.code === 'queue-unavailable' ? `Redis failed while queueing: ${c.diagnostics}` : `the database or Redis failed: ${(c as Error).message}`;
+      } else s.error = (error as Error).message;
+    }
+    return s;
+  }
+}
+
+type Format = 'ndjson' | 'json-document';
+
+/**
+ * NDJSON unless the file is one pretty-printed JSON document: its first
+ * non-blank line does not parse on its own, and neither does the second.
+ */
+async function detectFormat(file: string): Promise<Format> {
+  const fh = await fs.promises.open(file, 'r');
+  let head: string;
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+    head = buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+  const complete = head.length < HEAD_BYTES ? head.split('\n') : head.split('\n').slice(0, -1);
+  const [first, second] = complete.map((l) => l.trim()).filter(Boolean);
+  // A first line over 1 MiB is one large resource or Bundle per line, not a pretty-printed document.
+  if (first === undefined) return 'ndjson';
+  const parses = (l: string | undefined) => {
+    if (l === undefined) return false;
+    try {
+      const v = JSON.parse(l);
+      return !!v && typeof v === 'object' && !Array.isArray(v);
+    } catch {
+      return false;
+    }
+  };
+  if (parses(first) || parses(second)) return 'ndjson';
+  return /^[{[]/.test(first) ? 'json-document' : 'ndjson';
+}
+
+/** Streams FILE into the receiver. Throws InputError when the file cannot be read; a store failure ends in a 'failed' summary. */
+export async function importFile(file: string, o: ImportOptions): Promise<ImportSummary> {
+  const imp = new Importer(o);
+  let failure: unknown = null;
+  try {
+    const format = await detectFormat(file).catch((e) => {
+      throw new InputError(`cannot read the input file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    });
+    imp.s.format = format;
+    if (format === 'json-document') {
+      const size = (await fs.promises.stat(file)).size;
+      if (size > MAX_DOCUMENT_BYTES) {
+        throw new InputError(`the input is a single JSON document of ${mib(size)}; over ${mib(MAX_DOCUMENT_BYTES)} it must be NDJSON (one resource, or one Bundle, per line)`);
+      }
+      let doc: unknown;
+      try {
+        doc = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+      } catch (e) {
+        throw new InputError(`the input is neither NDJSON nor one JSON document: ${parseProblem(e)}`);
+      }
+      await imp.take(doc, { line: null });
+      imp.progress.tick();
+    } else {
+      const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+      let readError: Error | null = null;
+      const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
+      stream.on('error', (e) => {
+        readError = e;
+        rl.close();
+      });
+      let lineNo = 0;
+      for await (const text of rl) {
+        lineNo++;
+        if (!text.trim()) continue;
+        let doc: unknown;
+        try {
+          doc = JSON.parse(text);
+        } catch (e) {
+          imp.reject({ line: lineNo }, null, [{ expression: '(line)', message: parseProblem(e) }]);
+          imp.progress.tick();
+          continue;
+        }
+        await imp.take(doc, { line: lineNo });
+        imp.progress.tick();
+      }
+      imp.s.lines = lineNo;
+      if (readError) throw new InputError(`reading the input file failed after line ${lineNo} (${(readError as NodeJS.ErrnoException).code ?? (readError as Error).message})`);
+    }
+    await imp.flush();
+    await imp.settle();
+  } catch (e) {
+    // Let the store in flight finish, so the counts say what is in the database.
+    await imp.settle().catch(() => undefined);
+    if (e instanceof InputError && imp.s.resources === 0) {
+      imp.finish(null);
+      throw e;
+    }
+    failure = e;
+  }
+  return imp.finish(failure);
+}
+
+// ----------------------------------------------------------------- command ---
+
+function waitRedisReady(r: Redis, ms: number): Promise<void> {
+  if (r.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let last = '';
+    const onError = (e: Error) => (last = e.message);
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      r.off('ready', onReady);
+      r.off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const timer = setTimeout(() => done(new Error(`not reachable after ${ms} ms${last ? ` (${last})` : ''}`)), ms);
+    r.on('ready', onReady);
+    r.on('error', onError);
+  });
+}
+
+/** Logs go to stderr: stdout carries the summary only. */
+function stderrLogger(level: string): Logger {
+  return pino({ name: 'trialbridge', level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+}
+
+export async function importCommand(argv: string[], out: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const args = parseImportArgs(argv);
+  if (typeof args === 'string') {
+    out.error(`import: ${args}\n${USAGE}`);
+    return 2;
+  }
+  if ('help' in args) {
+    out.log(USAGE);
+    return 0;
+  }
+  const config = loadConfig(env);
+  if (!config.sites.some((s) => s.id === args.site)) {
+    out.error(`import: unknown site "${args.site}"; TRIALBRIDGE_SITES has: ${config.sites.map((s) => s.id).join(', ') || '(none)'}`);
+    return 2;
+  }
+  try {
+    const st = await fs.promises.stat(args.file);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    await fs.promises.access(args.file, fs.constants.R_OK);
+  } catch (e) {
+    out.error(`import: cannot read the input file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); nothing stored`);
+    return 1;
+  }
+  const log = stderrLogger(config.logLevel);
+  initFhirValidator();
+  let db: Db;
+  try {
+    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema ?? undefined });
+  } catch (e) {
+    out.error(`import: database unavailable (${(e as Error).message}); nothing stored`);
+    return 1;
+  }
+  let producer: Redis | null = null;
+  let mapQueue: MapQueue | null = null;
+  try {
+    try {
+      const applied = await migrate(db);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+    } catch (e) {
+      out.error(`import: database unavailable (${(e as Error).message}); nothing stored`);
+      return 1;
+    }
+    producer = producerConnection(config.redisUrl);
+    producer.on('error', (e) => log.debug({ err: e.message }, 'redis (producer) error'));
+    try {
+      await waitRedisReady(producer, REDIS_READY_TIMEOUT_MS);
+    } catch (e) {
+      out.error(`import: Redis ${(e as Error).message}; nothing stored`);
+      return 1;
+    }
+    mapQueue = createMapQueue(producer, config.queuePrefix);
+    const traceId = `import-${crypto.randomUUID()}`;
+    log.info({ site: args.site, batch: args.batch, traceId }, 'import started');
+    let summary: ImportSummary;
+    try {
+      summary = await importFile(args.file, { site: args.site, batch: args.batch, receiver: createReceiver({ db, mapQueue, log }), traceId });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      out.error(`import: ${e.message}; nothing stored`);
+      return 1;
+    }
+    log.info({ traceId, status: summary.status, accepted: summary.accepted, duplicate: summary.duplicate, rejected: summary.rejected, ignored: summary.ignored }, 'import finished');
+    out.log(args.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    if (summary.status === 'failed') {
+      out.error(`import: ${summary.error}; ${summary.accepted} new resource(s) stored before the failure`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    if (mapQueue && producer?.status === 'ready') await mapQueue.queue.close().catch(() => undefined);
+    if (producer) {
+      if (producer.status !== 'ready') producer.disconnect();
+      await producer.quit().catch(() => undefined);
+    }
+    await db.close().catch(() => undefined);
+  }
+}
