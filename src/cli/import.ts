@@ -109,7 +109,8 @@ export interface RejectExample {
   readonly line: number | null;
   /** Type/id when the resource has a valid id. */
   readonly resource: string | null;
-  readonly expression: string;
+  /** FHIRPath of the problem (Bundle.entry[3].resource.status); null for a line that is not a resource at all. */
+  readonly expression: string | null;
   readonly message: string;
 }
 
@@ -163,7 +164,12 @@ export function formatSummary(s: ImportSummary): string {
   ];
   for (const r of s.rejectedReasons) {
     lines.push(`    ${n(r.count)} x ${r.reason}`);
-    for (const e of r.examples) lines.push(`      ${e.line !== null ? `line ${e.line}` : 'document'}${e.resource ? ` ${e.resource}` : ''}: ${e.expression}: ${e.message}`);
+    for (const e of r.examples) {
+      const at = [e.line !== null ? `line ${e.line}` : 'document', e.resource].filter(Boolean).join(' ');
+      // The message is in the reason already, unless it says more (a position).
+      const what = [e.expression, r.reason.endsWith(e.message) ? null : e.message].filter(Boolean).join(': ');
+      lines.push(`      ${at}${what ? `: ${what}` : ''}`);
+    }
     if (r.count > r.examples.length) lines.push(`      ... and ${n(r.count - r.examples.length)} more`);
   }
   lines.push(`  ignored:    ${n(s.ignored)}${s.ignored ? ` (types trialbridge does not store: ${byType(s.ignoredByType)})` : ''}`);
@@ -196,7 +202,14 @@ const refOf = (r: unknown): string | null => {
 /** JSON.parse messages quote the input in Node 20; keep only the position. */
 function parseProblem(e: unknown): string {
   const m = /position (\d+)/.exec((e as Error).message ?? '');
-  return m ? `not valid JSON (at character ${Number(m[1]) + 1})` : 'not valid JSON';
+  return m ? `at character ${Number(m[1]) + 1}` : 'unexpected end';
+}
+
+interface Problem {
+  readonly expression: string | null;
+  readonly message: string;
+  /** What the problem is counted under; default "expression: message" with entry indexes generalised. */
+  readonly reason?: string;
 }
 
 // ---------------------------------------------------------------- progress ---
@@ -290,12 +303,12 @@ class Importer {
     this.progress = new Progress(this.s, this.started, o.stderr ?? process.stderr);
   }
 
-  reject(where: Where, resource: string | null, issues: readonly { expression: string; message: string }[]): void {
+  reject(where: Where, resource: string | null, issues: readonly Problem[]): void {
     this.s.rejected++;
     this.s.resources++;
     const seen = new Set<string>();
     for (const i of issues) {
-      const reason = `${genericExpression(i.expression)}: ${i.message}`;
+      const reason = i.reason ?? (i.expression ? `${genericExpression(i.expression)}: ${i.message}` : i.message);
       if (seen.has(reason)) continue;
       seen.add(reason);
       let r = this.s.rejectedReasons.find((x) => x.reason === reason);
@@ -320,7 +333,7 @@ class Importer {
   async take(doc: unknown, where: Where): Promise<void> {
     const r = doc as Resource | null;
     if (!r || typeof r !== 'object' || Array.isArray(r) || typeof r.resourceType !== 'string') {
-      this.reject(where, null, [{ expression: '(line)', message: 'not a FHIR resource (no resourceType)' }]);
+      this.reject(where, null, [{ expression: null, message: 'not a FHIR resource (a JSON object with resourceType)' }]);
       return;
     }
     if (r.resourceType === 'Bundle') {
@@ -476,7 +489,7 @@ export async function importFile(file: string, o: ImportOptions): Promise<Import
       try {
         doc = JSON.parse(await fs.promises.readFile(file, 'utf8'));
       } catch (e) {
-        throw new InputError(`the input is neither NDJSON nor one JSON document: ${parseProblem(e)}`);
+        throw new InputError(`the input is neither NDJSON nor one JSON document: not valid JSON (${parseProblem(e)})`);
       }
       await imp.take(doc, { line: null });
       imp.progress.tick();
@@ -496,7 +509,7 @@ export async function importFile(file: string, o: ImportOptions): Promise<Import
         try {
           doc = JSON.parse(text);
         } catch (e) {
-          imp.reject({ line: lineNo }, null, [{ expression: '(line)', message: parseProblem(e) }]);
+          imp.reject({ line: lineNo }, null, [{ expression: null, message: parseProblem(e), reason: 'not valid JSON' }]);
           imp.progress.tick();
           continue;
         }
