@@ -65,7 +65,7 @@ export const PROGRESS_EVERY = 10_000;
 /** Examples kept per rejection reason. */
 export const EXAMPLES_PER_REASON = 5;
 /** How long to wait for Redis before giving up (nothing stored yet). */
-export const REDIS_READY_TIMEOUT_MS = 10_000;
+export const REDIS_READY_TIMEOUT_MS = 5_000;
 /** How much of the file is looked at to tell NDJSON from one JSON document. */
 const HEAD_BYTES = 1024 * 1024;
 
@@ -199,10 +199,13 @@ const refOf = (r: unknown): string | null => {
   return o && typeof o.resourceType === 'string' && typeof o.id === 'string' && FHIR_ID.test(o.id) && /^[A-Za-z]{1,64}$/.test(o.resourceType) ? `${o.resourceType}/${o.id}` : null;
 };
 
-/** JSON.parse messages quote the input in Node 20; keep only the position. */
-function parseProblem(e: unknown): string {
-  const m = /position (\d+)/.exec((e as Error).message ?? '');
-  return m ? `at character ${Number(m[1]) + 1}` : 'unexpected end';
+/** JSON.parse messages may quote the input (Node 20: `Unexpected token 'x', "{..." is not valid JSON`): keep the grammar part and the position only. */
+export function parseProblem(e: unknown): string {
+  const msg = (e as Error).message ?? '';
+  const m = /^([^"]{1,80}?) in JSON at position (\d+)/.exec(msg);
+  if (m) return `${m[1]} at character ${Number(m[2]) + 1}`;
+  if (/^Unexpected end of JSON input/.test(msg)) return 'unexpected end of input';
+  return 'unexpected token';
 }
 
 interface Problem {
@@ -225,9 +228,11 @@ class Progress {
     this.timer.unref();
   }
 
+  /** Samples RSS; returns the current value (the peak is kept). */
   sample(): number {
-    this.peak = Math.max(this.peak, process.memoryUsage().rss);
-    return this.peak;
+    const rss = process.memoryUsage().rss;
+    this.peak = Math.max(this.peak, rss);
+    return rss;
   }
 
   private line(): string {
@@ -248,10 +253,12 @@ class Progress {
     }
   }
 
+  /** Stops sampling; returns the peak RSS. */
   finish(): number {
     clearInterval(this.timer);
     if (this.stderr.isTTY && this.lastDraw) this.stderr.write(`\r${this.line()}\x1b[K\n`);
-    return this.sample();
+    this.sample();
+    return this.peak;
   }
 }
 
@@ -259,6 +266,9 @@ class Progress {
 
 /** The file cannot be read as input at all (exit 1, nothing stored). */
 export class InputError extends Error {}
+
+/** The operator stopped the import (SIGINT/SIGTERM): a failed summary, exit 1. */
+class Interrupted extends Error {}
 
 /** The database or Redis failed while storing (exit 1). */
 class StoreFailure extends Error {
@@ -288,6 +298,8 @@ export interface ImportOptions {
   readonly receiver: Receiver;
   readonly traceId: string;
   readonly stderr?: NodeJS.WriteStream;
+  /** Aborting stops reading after the current line; what was stored stays stored. */
+  readonly signal?: AbortSignal;
 }
 
 class Importer {
@@ -388,7 +400,7 @@ class Importer {
       stored = await this.o.receiver.store(this.o.site, items, this.o.traceId);
     } catch (e) {
       if (!isDataError(e)) throw new StoreFailure(e, items.length);
-      // PostgreSQL refused some value (e.g. a \u0000 in a string, which jsonb cannot hold): find which, store the rest.
+      // PostgreSQL refused some value the validator lets through (e.g. a lone UTF-16 surrogate, which jsonb cannot hold): find which, store the rest.
       await this.storeOneByOne(items);
       return;
     }
@@ -450,7 +462,7 @@ async function detectFormat(file: string): Promise<Format> {
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
-    head = buf.subarray(0, bytesRead).toString('utf8');
+    head = buf.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
   } finally {
     await fh.close();
   }
@@ -487,7 +499,7 @@ export async function importFile(file: string, o: ImportOptions): Promise<Import
       }
       let doc: unknown;
       try {
-        doc = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+        doc = JSON.parse((await fs.promises.readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
       } catch (e) {
         throw new InputError(`the input is neither NDJSON nor one JSON document: not valid JSON (${parseProblem(e)})`);
       }
@@ -502,8 +514,11 @@ export async function importFile(file: string, o: ImportOptions): Promise<Import
         rl.close();
       });
       let lineNo = 0;
-      for await (const text of rl) {
-        lineNo++;
+      for await (const raw of rl) {
+        imp.s.lines = ++lineNo;
+        if (o.signal?.aborted) throw new Interrupted(`interrupted by ${o.signal.reason ?? 'a signal'} at line ${lineNo}`);
+        // Exports written on Windows may start with a byte order mark.
+        const text = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
         if (!text.trim()) continue;
         let doc: unknown;
         try {
@@ -516,7 +531,6 @@ export async function importFile(file: string, o: ImportOptions): Promise<Import
         await imp.take(doc, { line: lineNo });
         imp.progress.tick();
       }
-      imp.s.lines = lineNo;
       if (readError) throw new InputError(`reading the input file failed after line ${lineNo} (${(readError as NodeJS.ErrnoException).code ?? (readError as Error).message})`);
     }
     await imp.flush();
@@ -613,12 +627,23 @@ export async function importCommand(argv: string[], out: Out, env: NodeJS.Proces
     const traceId = `import-${crypto.randomUUID()}`;
     log.info({ site: args.site, batch: args.batch, traceId }, 'import started');
     let summary: ImportSummary;
+    // Ctrl-C stops reading, lets the batch in flight finish and still prints the summary; a second one kills.
+    const abort = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (abort.signal.aborted) process.exit(130);
+      abort.abort(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
-      summary = await importFile(args.file, { site: args.site, batch: args.batch, receiver: createReceiver({ db, mapQueue, log }), traceId });
+      summary = await importFile(args.file, { site: args.site, batch: args.batch, receiver: createReceiver({ db, mapQueue, log }), traceId, signal: abort.signal });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       out.error(`import: ${e.message}; nothing stored`);
       return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     log.info({ traceId, status: summary.status, accepted: summary.accepted, duplicate: summary.duplicate, rejected: summary.rejected, ignored: summary.ignored }, 'import finished');
     out.log(args.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));

@@ -3,6 +3,7 @@
  *   serve | worker | start    run the HTTP receiver, the workers, or both
  *   migrate                   apply database migrations and exit
  *   validate-mappings [dir]   check every mapping file; non-zero exit on any problem
+ *   import FILE --site ID     bulk backfill of NDJSON (or a Bundle) through the same store-then-queue path
  *   evaluate --trial KEY [--as-of DATE] FILE   offline subject reports from a Bundle or NDJSON
  *   hash-token [token]        print the SHA-256 digest to put in TRIALBRIDGE_SITES / TRIALBRIDGE_USERS
  */
@@ -16,7 +17,7 @@ import { validateMappingsCommand } from './validate-mappings';
 import { evaluateCommand } from './evaluate';
 import { importCommand } from './import';
 
-const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|evaluate --trial KEY [--as-of DATE] FILE|hash-token [token]>`;
+const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|hash-token [token]>`;
 
 const out = { log: (s: string) => process.stdout.write(`${s}\n`), error: (s: string) => process.stderr.write(`${s}\n`) };
 

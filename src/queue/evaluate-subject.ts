@@ -1,8 +1,7 @@
 /**
  * Queue `evaluate-subject` (issue #4): one job per subject, deduplicated and
- * never run in parallel for one subject (BullMQ deduplication with
- * keepLastIfActive: at most one active and one waiting job per subject), and
- * additionally serialised by an advisory lock on the subject in the processor.
+ * debounced (BullMQ deduplication in debounce mode), and serialised per subject
+ * by an advisory lock in the processor, so two workers never interleave.
  * Job data are keys, never PHI.
  */
 import crypto from 'node:crypto';
@@ -18,6 +17,8 @@ import { loadSubjectData } from '../store/subject-data';
 import { reportInput } from '../protocol/report/from-stored';
 
 export const EVALUATE_QUEUE = 'evaluate-subject';
+/** Quiet time after a subject's last change before it is evaluated. */
+export const EVALUATE_DEBOUNCE_MS = 500;
 
 export interface EvaluateJobData {
   readonly trial: string;
@@ -49,7 +50,15 @@ export function createEvaluateQueue(connection: Redis, prefix: string): Evaluate
     queue,
     async enqueue(subjects) {
       if (!subjects.length) return;
-      await queue.addBulk(subjects.map((s) => ({ name: EVALUATE_QUEUE, data: s, opts: { deduplication: { id: `ev-${subjectKeyHash(s)}`, keepLastIfActive: true } } })));
+      // Debounced: while a subject's data keeps arriving (a backfill, a Bundle split into many jobs) the
+      // pending evaluation is pushed back, so it runs once the stream pauses, not once per job.
+      await queue.addBulk(
+        subjects.map((s) => ({
+          name: EVALUATE_QUEUE,
+          data: s,
+          opts: { delay: EVALUATE_DEBOUNCE_MS, deduplication: { id: `ev-${subjectKeyHash(s)}`, ttl: EVALUATE_DEBOUNCE_MS, extend: true, replace: true } },
+        })),
+      );
     },
   };
 }

@@ -76,6 +76,10 @@ export function startWorkers(deps: WorkerDeps): Workers {
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
 
   const sweep = async (): Promise<number> => {
+    // Rows wait in `received` during a long backlog too; only when the queue is idle are they orphans
+    // (stored while Redis was unreachable) rather than merely queued.
+    const pending = await deps.mapQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (Object.values(pending).some((n) => n > 0)) return 0;
     const ids = await staleReceived(deps.db, deps.sweepAfterMs, 10_000);
     if (ids.length) {
       // Processing is idempotent (rows no longer `received` are skipped), so a row whose first job is merely late costs nothing.
