@@ -9,6 +9,7 @@ import { evaluateEligibility, type CodedFact, type EligibilityFacts } from '../e
 import { evaluateSchedule, type ScheduleEvaluation } from '../schedule';
 import { addDays, localDateOf, toTimePoint } from '../schedule/dates';
 import { findArm, type Trial } from '../trials';
+import { clinicalFindings, latestFinding } from './findings';
 import { reportFlags } from './flags';
 import { scoresAtVisit, type ScoreRow } from './scores-at-visits';
 import type { OpenReview, ReportCrfValue, SubjectReport } from './types';
@@ -83,6 +84,7 @@ function eligibilityFacts(input: SubjectInput, screeningDate: string): Eligibili
     patient: { birthDate: p?.birthDate ?? null, gender: (p?.gender as EligibilityFacts['patient']['gender']) ?? null, ref: p?.id ? `Patient/${p.id}` : null },
     labs: input.crf.map((c) => ({ item: c.item, value: c.value, unit: c.unit, effective: c.effective, ref: c.source, referenceHigh: c.referenceHigh ?? null })),
     answers: codedFacts(input.resources),
+    findings: clinicalFindings(input.resources),
   };
 }
 
@@ -127,7 +129,23 @@ export function buildSubjectReport(input: SubjectInput): BuiltReport {
   const scores: ScoreRow[] = [];
   const visitsWithValues = [...new Set(crf.filter((c) => c.visit && c.status !== 'not-selected').map((c) => c.visit!))];
   const female = input.patient?.gender === 'female' ? true : input.patient?.gender === 'male' ? false : null;
-  for (const v of visitsWithValues) scores.push(...scoresAtVisit(v, crf.filter((c) => c.visit === v && c.status !== 'not-selected'), { female, dialysis: null }));
+  const findings = clinicalFindings(input.resources);
+  for (const v of visitsWithValues) {
+    const values = crf.filter((c) => c.visit === v && c.status !== 'not-selected');
+    // Findings of the visit: the latest one dated in the 7 days up to the visit's last value (§0 baseline window).
+    const last = values.map((c) => toTimePoint(c.effective, site.timeZone)?.date ?? '').sort().pop() ?? asOfDate;
+    const from = addDays(last, -input.trial.defaults.baselineWindowDays);
+    const within = (eff: string) => {
+      const d = toTimePoint(eff, site.timeZone)?.date;
+      return !!d && d >= from && d <= last;
+    };
+    scores.push(...scoresAtVisit(v, values, {
+      female,
+      dialysis: latestFinding(findings, 'dialysis', within)?.value ?? null,
+      ascites: latestFinding(findings, 'ascites', within)?.value,
+      encephalopathy: latestFinding(findings, 'encephalopathy', within)?.value,
+    }));
+  }
   const resultDate = new Map(sched.kind === 'scheduled' ? sched.results.map((r) => [r.ref, r.at?.date ?? null]) : []);
   // The site-local date an administration actually happened (not its dose's target date).
   const administrationDate = new Map(mas.map((m) => [`MedicationAdministration/${m.id ?? '?'}`, toTimePoint(m.effectiveDateTime ?? m.effectivePeriod?.start, site.timeZone)?.date ?? null]));
