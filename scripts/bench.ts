@@ -41,7 +41,9 @@ function services(): { env: Record<string, string>; stop: () => void } {
 }
 
 function spawnRole(role: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), role], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_PROFILE=DIR writes a V8 CPU profile of each role there (open in Chrome DevTools).
+  const prof = process.env.BENCH_PROFILE ? [`--cpu-prof`, `--cpu-prof-dir=${path.join(process.env.BENCH_PROFILE, role)}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), role], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   return child;
 }
 
