@@ -29,8 +29,8 @@ export interface WorkerDeps {
   readonly sweepAfterMs: number;
 }
 
-/** Evaluations are heavier per job than mapping and touch one subject each. */
-export const EVALUATE_CONCURRENCY = 4;
+/** Evaluations are heavier per job than mapping; a low concurrency keeps them from starving the map jobs (their latency is what senders see). */
+export const EVALUATE_CONCURRENCY = 2;
 
 export interface Workers {
   close(): Promise<void>;
