@@ -77,8 +77,11 @@ function observation(id: string, i: number) {
 // node:http with a keep-alive agent: undici's fetch tops out near 1,000 requests/s on this machine, below what is measured.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
+let rr = 0;
 function post(url: string, body: unknown): Promise<void> {
   const u = new URL(url);
+  const replicas = Number(process.env.BENCH_SERVE_PROCESSES ?? 1);
+  if (replicas > 1) u.port = String(Number(u.port) + (rr++ % replicas));
   const rt = (body as { resourceType: string }).resourceType;
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -172,15 +175,21 @@ async function main() {
   const schema = `bench_${process.pid}`;
   env.TRIALBRIDGE_DB_SCHEMA = schema;
   const db = await openDb({ databaseUrl: svc.env.DATABASE_URL, schema });
-  const serve = spawnRole('serve', env);
-  const worker = spawnRole('worker', env);
+  // BENCH_SERVE_PROCESSES=N runs N receivers on consecutive ports and the client spreads requests over
+  // them, as a load balancer in front of `serve` replicas would (design.md: receivers scale out).
+  const serveCount = Number(process.env.BENCH_SERVE_PROCESSES ?? 1);
+  const serves = Array.from({ length: serveCount }, (_, i) => spawnRole('serve', { ...env, PORT: String(port + i) }));
+  // BENCH_SPLIT_WORKERS=1: mapping and evaluation in separate processes (TRIALBRIDGE_WORKER_QUEUES).
+  const split = process.env.BENCH_SPLIT_WORKERS === '1';
+  const worker = spawnRole('worker', split ? { ...env, TRIALBRIDGE_WORKER_QUEUES: 'map' } : env);
+  const evaluator = split ? spawnRole('worker', { ...env, TRIALBRIDGE_WORKER_QUEUES: 'evaluate' }) : null;
   const out: string[] = [];
   const print = (s: string) => {
     out.push(s);
     console.log(s);
   };
   try {
-    await waitReady(url);
+    for (let i = 0; i < serveCount; i++) await waitReady(`http://127.0.0.1:${port + i}`);
     // Enroll the bench patients in NCT05985863 (TBIL in mg/dL: every value is converted).
     await post(url, {
       resourceType: 'Bundle', type: 'batch',
@@ -190,7 +199,7 @@ async function main() {
       ]).flat(),
     });
     await new Promise((r) => setTimeout(r, 1000));
-    print(`trialbridge bench: N=${N}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, serve and worker as 2 processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
+    print(`trialbridge bench: N=${N}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, ${serveCount} serve + 1 worker processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
 
     const raw50 = await emptyJobs(svc.env.REDIS_URL, N, 50);
     print(`BullMQ empty jobs (concurrency 50, same Redis):   ${raw50.toFixed(0)} jobs/s`);
@@ -266,9 +275,9 @@ async function main() {
     print(`re-evaluation of one subject with 2 years of weekly labs (${104 * items.length} Observations, 3 infusions), load + evaluate + store: median ${quantile(times, 0.5).toFixed(1)} ms, p95 ${quantile(times, 0.95).toFixed(1)} ms (20 runs)`);
     print(`targets: Bundles >= 3000/s ${e2eBundle >= 3000 ? 'met' : 'NOT met'}; single >= 1000/s ${e2eSingle >= 1000 ? 'met' : 'NOT met'}; p99 < 200 ms at ${SUSTAINED_RATE}/s ${quantile(lat, 0.99) < 200 ? 'met' : 'NOT met'}`);
   } finally {
-    serve.kill('SIGTERM');
-    worker.kill('SIGTERM');
-    await Promise.all([serve, worker].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
+    const children = [...serves, worker, ...(evaluator ? [evaluator] : [])];
+    children.forEach((c) => c.kill('SIGTERM'));
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
     const conn = new IORedis(svc.env.REDIS_URL);
     await new Queue('map-resource', { connection: conn, prefix }).obliterate({ force: true }).catch(() => undefined);
     await conn.quit();

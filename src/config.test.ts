@@ -31,6 +31,12 @@ describe('loadConfig', () => {
     }
   });
 
+  test('worker queues: both by default, a chosen subset, or a precise error', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://x:1' }).workerQueues).toEqual(['map', 'evaluate']);
+    expect(loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_WORKER_QUEUES: 'evaluate' }).workerQueues).toEqual(['evaluate']);
+    expect(() => loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_WORKER_QUEUES: 'map,eval' })).toThrow(/TRIALBRIDGE_WORKER_QUEUES/);
+  });
+
   test('redis is not required for commands that do not use it', () => {
     expect(() => loadConfig({}, { redis: false })).not.toThrow();
   });

@@ -38,6 +38,8 @@ export interface Config {
   /** Trial definitions (mappings/trials). */
   readonly trialsDir: string;
   readonly workerConcurrency: number;
+  /** Queues a `worker`/`start` process consumes: map-resource and/or evaluate-subject. */
+  readonly workerQueues: readonly ('map' | 'evaluate')[];
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
   readonly sites: readonly SiteConfig[];
@@ -93,6 +95,14 @@ function jsonArray(env: NodeJS.ProcessEnv, name: string, problems: string[]): un
     problems.push(`${name}: not valid JSON (${(e as Error).message})`);
   }
   return [];
+}
+
+function parseQueues(raw: string | undefined, problems: string[]): ('map' | 'evaluate')[] {
+  if (!raw?.trim()) return ['map', 'evaluate'];
+  const qs = raw.split(',').map((q) => q.trim()).filter(Boolean);
+  const bad = qs.filter((q) => q !== 'map' && q !== 'evaluate');
+  if (bad.length || !qs.length) problems.push(`TRIALBRIDGE_WORKER_QUEUES: expected a comma-separated list of map, evaluate; got "${raw}"`);
+  return qs.filter((q): q is 'map' | 'evaluate' => q === 'map' || q === 'evaluate');
 }
 
 function isValidTimeZone(tz: string): boolean {
@@ -161,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     mappingsDir: path.resolve(env.TRIALBRIDGE_MAPPINGS_DIR || path.join(REPO_ROOT, 'mappings')),
     trialsDir: path.resolve(env.TRIALBRIDGE_TRIALS_DIR || path.join(REPO_ROOT, 'mappings', 'trials')),
     workerConcurrency: intVar(env, 'TRIALBRIDGE_WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 500, problems),
+    workerQueues: parseQueues(env.TRIALBRIDGE_WORKER_QUEUES, problems),
     bodyLimitBytes: intVar(env, 'TRIALBRIDGE_BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 1024 * 1024 * 1024, problems),
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
     sites: parseSites(env, problems),

@@ -53,7 +53,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
     workerConn.on('error', (e) => log.warn({ err: e.message }, 'redis (worker) error'));
     workers = startWorkers({
       db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, evaluateQueue, trials, timeZoneOf,
-      sweepAfterMs: config.sweepAfterMs,
+      sweepAfterMs: config.sweepAfterMs, queues: config.workerQueues,
     });
   }
   let server: Server | null = null;

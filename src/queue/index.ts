@@ -27,6 +27,8 @@ export interface WorkerDeps {
   readonly trials: TrialSet;
   readonly timeZoneOf: (site: string) => string;
   readonly sweepAfterMs: number;
+  /** Which queues this process consumes (TRIALBRIDGE_WORKER_QUEUES); evaluation can run in processes of its own. */
+  readonly queues: readonly ('map' | 'evaluate')[];
 }
 
 /** Evaluations are heavier per job than mapping; a low concurrency keeps them from starving the map jobs (their latency is what senders see). */
@@ -42,6 +44,7 @@ export interface Workers {
 export const SWEEP_INTERVAL_MS = 15_000;
 
 export function startWorkers(deps: WorkerDeps): Workers {
+  const runs = (q: 'map' | 'evaluate') => deps.queues.includes(q);
   const worker = new Worker<MapJobData>(
     MAP_QUEUE,
     async (job: Job<MapJobData>) => {
@@ -60,7 +63,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
       await deps.evaluateQueue.enqueue(subjects);
       return res.states;
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency, autorun: runs('map') },
   );
   const evaluator = new Worker<EvaluateJobData>(
     EVALUATE_QUEUE,
@@ -68,7 +71,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
       const log = deps.log.child({ job: job.id });
       return processEvaluateJob({ db: deps.db, trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, log }, job.data);
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: EVALUATE_CONCURRENCY },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: EVALUATE_CONCURRENCY, autorun: runs('evaluate') },
   );
   evaluator.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'evaluate job failed'));
   evaluator.on('error', (err) => deps.log.error({ err: err.message }, 'evaluate worker error'));
