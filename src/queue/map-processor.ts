@@ -54,7 +54,7 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
     return await processBatch(deps, inboundIds);
   } catch (e) {
     if (isTransientDbError(e)) throw e;
-    const merged: MapResult = { processed: 0, states: {}, released: [], changed: new Map() };
+    const merged = { processed: 0, states: {} as Record<string, number>, released: [] as number[], changed: new Map<string, Set<string>>() };
     for (const id of inboundIds) {
       let r: MapResult;
       try {
@@ -68,7 +68,7 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
       }
       merged.released.push(...r.released);
       for (const [site, ids] of r.changed) ids.forEach((id) => addTo(merged.changed, site, id));
-      Object.assign(merged, { processed: merged.processed + r.processed });
+      merged.processed += r.processed;
       for (const [k, n] of Object.entries(r.states)) merged.states[k] = (merged.states[k] ?? 0) + n;
     }
     return merged;
@@ -121,9 +121,7 @@ function addTo(m: Map<string, Set<string>>, site: string, id: string): void {
 }
 
 function touch(batch: Batch, site: string, keys: readonly string[]): void {
-  const set = batch.touchedPatients.get(site) ?? new Set<string>();
-  keys.forEach((k) => set.add(k));
-  batch.touchedPatients.set(site, set);
+  keys.forEach((k) => addTo(batch.touchedPatients, site, k));
 }
 
 function identifierKey(i: Identifier): string {
