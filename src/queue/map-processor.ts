@@ -206,11 +206,8 @@ async function handleClinical(db: Db, deps: MapDeps, rows: readonly InboundRow[]
       for (const o of mapResource(deps.mappings, en.trial, r.body as unknown as Resource, { fallbackEffective: r.context?.fallbackEffective as string | undefined })) {
         if (o.kind === 'value') {
           mapped++;
-          batch.values.push({
-            trial: o.trial, subject: en.subject, site: r.site, form: o.form, item: o.item, value: o.value, unit: o.unit, originalValue: o.originalValue,
-            originalUnit: o.originalUnit, effective: o.effective, sourceType: r.resourceType, sourceId: r.resourceId, sourceVersion: r.version,
-            inboundId: r.id, ruleId: o.ruleId, code: o.code,
-          });
+          const { kind: _kind, ...value } = o;
+          batch.values.push({ ...value, subject: en.subject, site: r.site, sourceType: r.resourceType, sourceId: r.resourceId, sourceVersion: r.version, inboundId: r.id });
         } else {
           reviews++;
           batch.reviews.push({ inboundId: r.id, trial: o.trial, subject: en.subject, ruleId: o.ruleId, reason: o.reason, detail: o.detail });

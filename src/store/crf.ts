@@ -1,24 +1,16 @@
 /** CRF values with provenance, and review items. */
+import type { MappedValue } from '../mapping/types';
 import type { Db } from './db';
 import { chunks, valuesList } from './sql';
 
-export interface NewCrfValue {
-  readonly trial: string;
+/** A mapped value (src/mapping) with the subject and the source it came from: one CRF row with provenance. */
+export interface NewCrfValue extends Omit<MappedValue, 'kind'> {
   readonly subject: string;
   readonly site: string;
-  readonly form: string;
-  readonly item: string;
-  readonly value: number | string;
-  readonly unit: string | null;
-  readonly originalValue: number | string;
-  readonly originalUnit: string | null;
-  readonly effective: string;
   readonly sourceType: string;
   readonly sourceId: string;
   readonly sourceVersion: string;
   readonly inboundId: number;
-  readonly ruleId: string;
-  readonly code: string;
 }
 
 /** Idempotent upsert keyed on (trial, subject, site, source, version, rule): a retried job writes nothing new. */
