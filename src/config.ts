@@ -3,7 +3,9 @@
  * and checked at boot; a bad value stops boot with a message naming each bad
  * variable, all at once (design.md habit 2). The result is frozen.
  */
+import crypto from 'node:crypto';
 import path from 'node:path';
+import { parseSiteFhir, type SiteFhirConfig } from './connect/site-config';
 
 export type Role = 'admin' | 'data-manager' | 'investigator';
 export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator'];
@@ -15,6 +17,8 @@ export interface SiteConfig {
   readonly tokenSha256: string;
   /** IANA time zone of the site, for calendar-day visit windows (clinical-reference §6). */
   readonly timeZone: string;
+  /** The site's FHIR server, for subscriptions, polling and bulk export (issue #5); null = the site only pushes. */
+  readonly fhir: SiteFhirConfig | null;
 }
 
 /** A person using /api. Token stored hashed, like site tokens. */
@@ -46,6 +50,8 @@ export interface Config {
   readonly users: readonly UserConfig[];
   /** Rows left in `received` longer than this are re-enqueued by the sweeper (design.md data flow). */
   readonly sweepAfterMs: number;
+  /** Resources of patients with no enrollment are purged this long after they arrived (issue #5; [A] 30 days). */
+  readonly unenrolledRetentionDays: number;
 }
 
 /** Named defaults (design.md habit 8). */
@@ -59,6 +65,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   sweepAfterMs: 60_000,
   timeZone: 'UTC',
+  unenrolledRetentionDays: 30,
 } as const;
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -122,14 +129,19 @@ function parseSites(env: NodeJS.ProcessEnv, problems: string[]): SiteConfig[] {
     const bad: string[] = [];
     if (typeof o.id !== 'string' || !ID.test(o.id)) bad.push(`${at}.id: expected 1-64 characters [A-Za-z0-9._-]`);
     else if (seen.has(o.id)) bad.push(`${at}.id: duplicate site id "${o.id}"`);
-    if (typeof o.tokenSha256 !== 'string' || !HEX64.test(o.tokenSha256))
+    const fhir = parseSiteFhir(o.fhir, `${at}.fhir`, bad);
+    // A site that receives notifications may give the token itself (fhir.notificationToken) instead of its digest.
+    const derived = fhir?.notificationToken ? crypto.createHash('sha256').update(fhir.notificationToken).digest('hex') : null;
+    const tokenSha256 = o.tokenSha256 ?? derived;
+    if (typeof tokenSha256 !== 'string' || !HEX64.test(tokenSha256))
       bad.push(`${at}.tokenSha256: expected the lowercase SHA-256 hex digest of the site's token (see \`trialbridge hash-token\`)`);
+    else if (derived && tokenSha256 !== derived) bad.push(`${at}.tokenSha256: does not match fhir.notificationToken; give one or the other`);
     const tz = o.timeZone ?? DEFAULTS.timeZone;
     if (typeof tz !== 'string' || !isValidTimeZone(tz)) bad.push(`${at}.timeZone: not an IANA time zone`);
     problems.push(...bad);
     if (bad.length) return [];
     seen.add(o.id as string);
-    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: o.tokenSha256 as string, timeZone: tz as string }];
+    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir }];
   });
 }
 
@@ -177,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     sites: parseSites(env, problems),
     users: parseUsers(env, problems),
     sweepAfterMs: intVar(env, 'TRIALBRIDGE_SWEEP_AFTER_MS', DEFAULTS.sweepAfterMs, 1000, 86_400_000, problems),
+    unenrolledRetentionDays: intVar(env, 'TRIALBRIDGE_UNENROLLED_RETENTION_DAYS', DEFAULTS.unenrolledRetentionDays, 0, 3650, problems),
   };
   if (cfg.dbSchema && !/^[a-z_][a-z0-9_]{0,62}$/.test(cfg.dbSchema)) problems.push('TRIALBRIDGE_DB_SCHEMA: expected a lower-case SQL identifier');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel))

@@ -1,0 +1,210 @@
+/**
+ * The outbound half of a site's configuration (issue #5): where its FHIR
+ * server is, how we authenticate to it, and how we learn about new data
+ * (subscription, polling, or both). Parsed from the `fhir` member of a
+ * TRIALBRIDGE_SITES entry by src/config.ts; every problem is reported with its
+ * JSON path, all at once (design.md habit 2).
+ */
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+
+/** SMART Backend Services signing algorithms (SMART App Launch 2.x, "Backend Services": RS384 and ES384 are required). */
+export type SigningAlg = 'RS384' | 'ES384';
+
+export type OutboundAuth =
+  | { readonly type: 'none' }
+  | { readonly type: 'bearer'; readonly token: string }
+  | {
+      readonly type: 'smart-backend';
+      /** The server's token endpoint (from .well-known/smart-configuration). */
+      readonly tokenUrl: string;
+      readonly clientId: string;
+      readonly alg: SigningAlg;
+      /** PKCS#8 (or PKCS#1 / SEC1) PEM of the private key registered with the EHR (its JWKS holds the public half). */
+      readonly privateKeyPem: string;
+      /** `kid` of the JWK the EHR holds, sent in the JWT header so it can pick the key. */
+      readonly kid: string | null;
+      /** e.g. "system/Observation.rs system/MedicationAdministration.rs". */
+      readonly scope: string;
+    };
+
+export type SiteMode = 'subscription' | 'poll';
+export type SubscriptionPayload = 'full-resource' | 'id-only' | 'empty';
+
+export interface SiteFhirConfig {
+  /** FHIR base URL of the site's server, without a trailing slash. */
+  readonly baseUrl: string;
+  readonly auth: OutboundAuth;
+  readonly modes: readonly SiteMode[];
+  /** Resource types to watch; null = every type the loaded mapping rules read plus ResearchSubject and Patient. */
+  readonly resourceTypes: readonly string[] | null;
+  /** LOINC codes to watch; null = every code the loaded mapping rules map. */
+  readonly loincCodes: readonly string[] | null;
+  readonly pollIntervalMs: number;
+  /** `_count` per search page; some EHR vendors cap it. */
+  readonly pageSize: number;
+  /** Extra search parameters per resource type, e.g. {"Observation": {"category": "laboratory"}}. */
+  readonly searchParams: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Scope searches and subscription criteria to enrolled patients (`patient=` list); off for servers that cannot. */
+  readonly patientScope: boolean;
+  /** Patients per `patient=` list in one search or criteria (URL length limits). */
+  readonly patientChunk: number;
+  /** Our notification endpoint as the EHR reaches it (Subscription.channel.endpoint). */
+  readonly notificationUrl: string | null;
+  /** The inbound token the EHR sends with notifications (channel.header); its SHA-256 is the site's tokenSha256. */
+  readonly notificationToken: string | null;
+  readonly payload: SubscriptionPayload;
+  /** Per-request timeout towards the site's server. */
+  readonly timeoutMs: number;
+}
+
+/** Named defaults (design.md habit 8); [A] choices, all overridable per site. */
+export const SITE_FHIR_DEFAULTS = {
+  pollIntervalMs: 5 * 60_000,
+  pageSize: 100,
+  patientChunk: 50,
+  payload: 'id-only' as SubscriptionPayload,
+  timeoutMs: 30_000,
+  scope: 'system/Observation.rs system/MedicationAdministration.rs system/ResearchSubject.rs system/Patient.rs system/Subscription.cruds',
+} as const;
+
+const MODES: readonly SiteMode[] = ['subscription', 'poll'];
+const PAYLOADS: readonly SubscriptionPayload[] = ['full-resource', 'id-only', 'empty'];
+const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+const LOINC = /^\d{1,7}-\d$/;
+
+const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+function httpUrl(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? v.replace(/\/+$/, '') : null;
+  } catch {
+    return null;
+  }
+}
+
+function secret(o: Record<string, unknown>, inline: string, file: string, at: string, bad: string[]): string | null {
+  if (typeof o[inline] === 'string' && o[inline]) return o[inline] as string;
+  if (typeof o[file] === 'string' && o[file]) {
+    try {
+      return fs.readFileSync(o[file] as string, 'utf8').trim();
+    } catch (e) {
+      bad.push(`${at}.${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return null;
+    }
+  }
+  bad.push(`${at}: expected ${inline} or ${file}`);
+  return null;
+}
+
+function parseAuth(v: unknown, at: string, bad: string[]): OutboundAuth {
+  if (v === undefined) return { type: 'none' };
+  if (!isObj(v)) {
+    bad.push(`${at}: expected an object with type none, bearer or smart-backend`);
+    return { type: 'none' };
+  }
+  switch (v.type) {
+    case 'none':
+      return { type: 'none' };
+    case 'bearer': {
+      const token = secret(v, 'token', 'tokenFile', at, bad);
+      return { type: 'bearer', token: token ?? '' };
+    }
+    case 'smart-backend': {
+      const tokenUrl = httpUrl(v.tokenUrl);
+      if (!tokenUrl) bad.push(`${at}.tokenUrl: expected an http(s) URL`);
+      if (typeof v.clientId !== 'string' || !v.clientId) bad.push(`${at}.clientId: required`);
+      const alg = v.alg ?? 'RS384';
+      if (alg !== 'RS384' && alg !== 'ES384') bad.push(`${at}.alg: expected RS384 or ES384`);
+      const pem = secret(v, 'privateKeyPem', 'privateKeyFile', at, bad);
+      if (pem) {
+        try {
+          const key = crypto.createPrivateKey(pem);
+          const want = alg === 'ES384' ? 'ec' : 'rsa';
+          if (key.asymmetricKeyType !== want) bad.push(`${at}: ${alg} needs an ${want.toUpperCase()} private key, got ${key.asymmetricKeyType}`);
+          else if (alg === 'ES384' && key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') bad.push(`${at}: ES384 needs a P-384 key, got ${key.asymmetricKeyDetails?.namedCurve}`);
+        } catch (e) {
+          bad.push(`${at}: the private key is not a readable PEM (${(e as Error).message})`);
+        }
+      }
+      if (v.kid !== undefined && typeof v.kid !== 'string') bad.push(`${at}.kid: expected a string`);
+      if (v.scope !== undefined && typeof v.scope !== 'string') bad.push(`${at}.scope: expected a space-separated string`);
+      return {
+        type: 'smart-backend', tokenUrl: tokenUrl ?? '', clientId: String(v.clientId ?? ''), alg: alg as SigningAlg, privateKeyPem: pem ?? '',
+        kid: typeof v.kid === 'string' ? v.kid : null, scope: typeof v.scope === 'string' ? v.scope : SITE_FHIR_DEFAULTS.scope,
+      };
+    }
+    default:
+      bad.push(`${at}.type: expected none, bearer or smart-backend`);
+      return { type: 'none' };
+  }
+}
+
+function strList(v: unknown, at: string, re: RegExp, what: string, bad: string[]): string[] | null {
+  if (v === undefined) return null;
+  if (!Array.isArray(v) || !v.length || v.some((x) => typeof x !== 'string' || !re.test(x))) {
+    bad.push(`${at}: expected a non-empty array of ${what}`);
+    return null;
+  }
+  return [...new Set(v as string[])];
+}
+
+function int(v: unknown, dflt: number, min: number, max: number, at: string, bad: string[]): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad.push(`${at}: expected an integer from ${min} to ${max}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** Parses `TRIALBRIDGE_SITES[i].fhir`; undefined → null (a push-only site). Problems are appended to `bad`. */
+export function parseSiteFhir(v: unknown, at: string, bad: string[]): SiteFhirConfig | null {
+  if (v === undefined || v === null) return null;
+  if (!isObj(v)) {
+    bad.push(`${at}: expected an object`);
+    return null;
+  }
+  const baseUrl = httpUrl(v.baseUrl);
+  if (!baseUrl) bad.push(`${at}.baseUrl: expected the http(s) FHIR base URL of the site's server`);
+  const modesRaw = v.modes ?? (v.mode !== undefined ? [v.mode] : ['poll']);
+  const modes = Array.isArray(modesRaw) ? modesRaw : [modesRaw];
+  if (!modes.length || modes.some((m) => !MODES.includes(m as SiteMode))) bad.push(`${at}.modes: expected a list of subscription, poll`);
+  const searchParams: Record<string, Record<string, string>> = {};
+  if (v.searchParams !== undefined) {
+    if (!isObj(v.searchParams)) bad.push(`${at}.searchParams: expected {"ResourceType": {"param": "value"}}`);
+    else
+      for (const [type, params] of Object.entries(v.searchParams)) {
+        if (!TYPE.test(type) || !isObj(params) || Object.values(params).some((p) => typeof p !== 'string'))
+          bad.push(`${at}.searchParams.${type}: expected a resource type mapping to {"param": "string value"}`);
+        else searchParams[type] = params as Record<string, string>;
+      }
+  }
+  const notificationUrl = v.notificationUrl === undefined ? null : httpUrl(v.notificationUrl);
+  if (v.notificationUrl !== undefined && !notificationUrl) bad.push(`${at}.notificationUrl: expected an http(s) URL`);
+  if (modes.includes('subscription') && !notificationUrl) bad.push(`${at}.notificationUrl: required in subscription mode (our /fhir endpoint as the EHR reaches it)`);
+  let notificationToken: string | null = null;
+  if (v.notificationToken !== undefined || v.notificationTokenFile !== undefined) notificationToken = secret(v, 'notificationToken', 'notificationTokenFile', at, bad);
+  else if (modes.includes('subscription')) bad.push(`${at}.notificationToken: required in subscription mode (sent by the EHR as "Authorization: Bearer ..."; tokenSha256 must be its digest)`);
+  const payload = v.payload ?? SITE_FHIR_DEFAULTS.payload;
+  if (!PAYLOADS.includes(payload as SubscriptionPayload)) bad.push(`${at}.payload: expected full-resource, id-only or empty`);
+  if (v.patientScope !== undefined && typeof v.patientScope !== 'boolean') bad.push(`${at}.patientScope: expected true or false`);
+  return {
+    baseUrl: baseUrl ?? '',
+    auth: parseAuth(v.auth, `${at}.auth`, bad),
+    modes: modes.filter((m): m is SiteMode => MODES.includes(m as SiteMode)),
+    resourceTypes: strList(v.resourceTypes, `${at}.resourceTypes`, TYPE, 'FHIR resource type names', bad),
+    loincCodes: strList(v.loincCodes, `${at}.loincCodes`, LOINC, 'LOINC codes (e.g. "1975-2")', bad),
+    pollIntervalMs: int(v.pollIntervalMs, SITE_FHIR_DEFAULTS.pollIntervalMs, 1000, 86_400_000, `${at}.pollIntervalMs`, bad),
+    pageSize: int(v.pageSize, SITE_FHIR_DEFAULTS.pageSize, 1, 1000, `${at}.pageSize`, bad),
+    searchParams,
+    patientScope: v.patientScope !== false,
+    patientChunk: int(v.patientChunk, SITE_FHIR_DEFAULTS.patientChunk, 1, 1000, `${at}.patientChunk`, bad),
+    notificationUrl,
+    notificationToken,
+    payload: payload as SubscriptionPayload,
+    timeoutMs: int(v.timeoutMs, SITE_FHIR_DEFAULTS.timeoutMs, 100, 600_000, `${at}.timeoutMs`, bad),
+  };
+}
