@@ -9,6 +9,7 @@ import type { Config } from './config';
 import type { Logger } from './logger';
 import type { Db } from './store/db';
 import type { MapQueue } from './queue/map-resource';
+import type { SiteSyncQueue } from './queue/site-sync';
 import { fhirRouter } from './ingest/routes';
 import { apiRouter } from './api/routes';
 import { errorMiddleware } from './api/errors';
@@ -26,6 +27,8 @@ export interface AppDeps {
   readonly trials: TrialSet;
   readonly mappings: MappingSet;
   readonly timeZoneOf: (site: string) => string;
+  /** Receives subscription notifications' follow-up work (issue #5). */
+  readonly siteQueue: SiteSyncQueue;
 }
 
 /** How long /readyz waits for each dependency. */
@@ -57,7 +60,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log }));
+  app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log, siteQueue: deps.siteQueue }));
   app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, timeZoneOf: deps.timeZoneOf }));
   app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));
   app.use(errorMiddleware(deps.log));

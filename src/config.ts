@@ -43,7 +43,7 @@ export interface Config {
   readonly trialsDir: string;
   readonly workerConcurrency: number;
   /** Queues a `worker`/`start` process consumes: map-resource and/or evaluate-subject. */
-  readonly workerQueues: readonly ('map' | 'evaluate')[];
+  readonly workerQueues: readonly WorkerQueue[];
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
   readonly sites: readonly SiteConfig[];
@@ -104,12 +104,15 @@ function jsonArray(env: NodeJS.ProcessEnv, name: string, problems: string[]): un
   return [];
 }
 
-function parseQueues(raw: string | undefined, problems: string[]): ('map' | 'evaluate')[] {
-  if (!raw?.trim()) return ['map', 'evaluate'];
+export type WorkerQueue = 'map' | 'evaluate' | 'sites';
+const WORKER_QUEUES: readonly WorkerQueue[] = ['map', 'evaluate', 'sites'];
+
+function parseQueues(raw: string | undefined, problems: string[]): WorkerQueue[] {
+  if (!raw?.trim()) return [...WORKER_QUEUES];
   const qs = raw.split(',').map((q) => q.trim()).filter(Boolean);
-  const bad = qs.filter((q) => q !== 'map' && q !== 'evaluate');
-  if (bad.length || !qs.length) problems.push(`TRIALBRIDGE_WORKER_QUEUES: expected a comma-separated list of map, evaluate; got "${raw}"`);
-  return qs.filter((q): q is 'map' | 'evaluate' => q === 'map' || q === 'evaluate');
+  const bad = qs.filter((q) => !WORKER_QUEUES.includes(q as WorkerQueue));
+  if (bad.length || !qs.length) problems.push(`TRIALBRIDGE_WORKER_QUEUES: expected a comma-separated list of ${WORKER_QUEUES.join(', ')}; got "${raw}"`);
+  return qs.filter((q): q is WorkerQueue => WORKER_QUEUES.includes(q as WorkerQueue));
 }
 
 function isValidTimeZone(tz: string): boolean {

@@ -21,6 +21,8 @@ export const ERROR_CATALOGUE = {
   'validation-failed': { status: 400, issue: 'structure', text: 'The resource is not valid FHIR R4' },
   'invalid-bundle': { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed' },
   'transaction-failed': { status: 400, issue: 'processing', text: 'A transaction entry failed; nothing was stored' },
+  'invalid-notification': { status: 400, issue: 'invalid', text: 'The subscription notification cannot be processed; it is kept for inspection' },
+  'site-not-connected': { status: 422, issue: 'not-supported', text: 'This site has no FHIR server configured, so the notification cannot be resolved' },
   'invalid-query': { status: 400, issue: 'invalid', text: 'A query parameter is invalid' },
   'not-found': { status: 404, issue: 'not-found', text: 'Not found' },
   'method-not-allowed': { status: 405, issue: 'not-supported', text: 'Method not allowed on this path' },

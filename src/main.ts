@@ -17,6 +17,9 @@ import { startWorkers, type Workers } from './queue';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
 import { initFhirValidator } from './ingest/validate';
+import { createReceiver } from './ingest/receive';
+import { siteClients } from './connect/clients';
+import { createSiteSyncQueue, type SiteSyncQueue } from './queue/site-sync';
 
 export type Role = 'serve' | 'worker' | 'start';
 
@@ -26,6 +29,7 @@ export interface Running {
   readonly log: Logger;
   readonly mapQueue: MapQueue;
   readonly evaluateQueue: EvaluateQueue;
+  readonly siteQueue: SiteSyncQueue;
   readonly workers: Workers | null;
   stop(): Promise<void>;
 }
@@ -36,7 +40,9 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   const mappings: MappingSet = loadMappings(config.mappingsDir);
   const trials = loadTrials(config.trialsDir);
   const timeZoneOf = (site: string) => config.sites.find((s) => s.id === site)?.timeZone ?? DEFAULTS.timeZone;
-  if (role !== 'worker') initFhirValidator();
+  const connected = config.sites.some((s) => s.fhir);
+  // Workers validate what they fetch from site servers (issue #5) with the same validator as the receiver.
+  if (role !== 'worker' || connected) initFhirValidator();
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: opts.schema ?? config.dbSchema ?? undefined });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
@@ -46,6 +52,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   producer.on('error', (e) => log.warn({ err: e.message }, 'redis (producer) error'));
   const mapQueue = createMapQueue(producer, config.queuePrefix);
   const evaluateQueue = createEvaluateQueue(producer, config.queuePrefix);
+  const siteQueue = createSiteSyncQueue(producer, config.queuePrefix);
   let workerConn: Redis | null = null;
   let workers: Workers | null = null;
   if (role !== 'serve') {
@@ -54,12 +61,22 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
     workers = startWorkers({
       db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, evaluateQueue, trials, timeZoneOf,
       sweepAfterMs: config.sweepAfterMs, queues: config.workerQueues,
+      sites: connected
+        ? {
+            db, log, receiver: createReceiver({ db, mapQueue, log }), sites: config.sites, clientOf: siteClients(log), codes: mappings.watchedCodes(),
+            retentionDays: config.unenrolledRetentionDays, queue: siteQueue,
+          }
+        : null,
     });
+    if (connected && config.workerQueues.includes('sites')) {
+      // Redis may still be starting; the schedulers are set as soon as it answers (BullMQ queues the command).
+      siteQueue.schedule(config.sites).catch((e) => log.warn({ err: (e as Error).message }, 'could not set the site poll schedules'));
+    }
   }
   let server: Server | null = null;
   let port = 0;
   if (role !== 'worker') {
-    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf });
+    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf, siteQueue });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.on('error', reject);
@@ -75,14 +92,14 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       if (server) await new Promise<void>((r) => server!.close(() => r()));
       if (workers) await workers.close();
       // Closing a queue whose Redis never answered would wait forever; the connection is torn down below anyway.
-      if (producer.status === 'ready') await Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close()]);
+      if (producer.status === 'ready') await Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close(), siteQueue.queue.close()]);
       else producer.disconnect();
       await producer.quit().catch(() => undefined);
       if (workerConn) await workerConn.quit().catch(() => undefined);
       await db.close();
       log.info('stopped');
     })());
-  return { port, db, log, mapQueue, evaluateQueue, workers, stop };
+  return { port, db, log, mapQueue, evaluateQueue, siteQueue, workers, stop };
 }
 
 /** Stops on SIGTERM/SIGINT; a second signal forces exit. */

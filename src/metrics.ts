@@ -7,5 +7,7 @@ client.collectDefaultMetrics({ register: registry });
 export const metrics = {
   inboundReceived: new client.Counter({ name: 'trialbridge_inbound_received_total', help: 'Resources received', labelNames: ['type', 'outcome'] as const, registers: [registry] }),
   inboundProcessed: new client.Counter({ name: 'trialbridge_inbound_processed_total', help: 'Inbound rows processed by the map worker, by resulting state', labelNames: ['state'] as const, registers: [registry] }),
+  siteErrors: new client.Counter({ name: 'trialbridge_site_errors_total', help: 'Failed requests to site FHIR servers, by site and kind', labelNames: ['site', 'kind'] as const, registers: [registry] }),
+  purged: new client.Counter({ name: 'trialbridge_purged_total', help: 'Resources of never-enrolled patients purged after the retention', labelNames: ['site', 'type'] as const, registers: [registry] }),
   mapJobSeconds: new client.Histogram({ name: 'trialbridge_map_job_seconds', help: 'Duration of map-resource jobs', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
 };

@@ -14,6 +14,9 @@ import { planBundle, isSupportedType, SUPPORTED_TYPES } from './bundle';
 import { createReceiver, type Receiver, type ReceiveDeps, type Stored } from './receive';
 import { capabilityStatement } from './capability';
 import { FHIR_ID, validateFhir } from './validate';
+import { handleNotification, handlePing, keepRejected, type NotifyDeps } from '../connect/notify';
+import { isNotificationBundle } from '../connect/notification';
+import type { SiteSyncQueue } from '../queue/site-sync';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 export const ah = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
@@ -41,9 +44,10 @@ function sendStored(res: Response, s: Stored): void {
   res.send(JSON.stringify(okOutcome(s.created ? `stored ${location(s)}` : `already stored ${location(s)}; nothing changed`)));
 }
 
-export function fhirRouter(config: Config, deps: ReceiveDeps): Router {
+export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: SiteSyncQueue }): Router {
   const r = express.Router();
   const receiver = createReceiver(deps);
+  const notify: NotifyDeps | null = deps.siteQueue ? { db: deps.db, receiver, log: deps.log, queue: deps.siteQueue } : null;
   const json = express.json({ type: ['application/json', 'application/fhir+json'], limit: config.bodyLimitBytes, strict: false });
 
   r.get('/metadata', (_req, res) => {
@@ -69,8 +73,29 @@ export function fhirRouter(config: Config, deps: ReceiveDeps): Router {
     sendStored(res, stored);
   };
 
-  r.post('/', requireJson, json, ah(async (req, res) => {
-    const resource = asResource(req.body);
+  // The base is also the subscription endpoint (issue #5): an empty POST is an R4 rest-hook without payload,
+  // a Bundle led by a SubscriptionStatus is a Backport/R5 notification; anything else is a Bundle to store.
+  const raw = express.raw({ type: () => true, limit: config.bodyLimitBytes });
+  r.post('/', raw, ah(async (req, res) => {
+    const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+    if (!text.trim()) {
+      if (!notify) throw new AppError('site-not-connected', 'empty notification, and this process has no site-sync queue');
+      res.type(FHIR_JSON).send(JSON.stringify(await handlePing(notify, req.site!)));
+      return;
+    }
+    if (!isJsonType(req)) throw new AppError('unsupported-media-type', `got "${req.headers['content-type'] ?? '(none)'}"`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      const id = notify ? await keepRejected(notify, req.site!, text, `not JSON: ${(e as Error).message}`) : null;
+      throw new AppError('not-json', `${(e as Error).message}${id ? `; kept as notification ${id}` : ''}`);
+    }
+    if (notify && isNotificationBundle(body)) {
+      res.type(FHIR_JSON).send(JSON.stringify(await handleNotification(notify, req.site!, body, req.traceId!)));
+      return;
+    }
+    const resource = asResource(body);
     if (resource.resourceType !== 'Bundle') throw new AppError('resource-type-mismatch', `POST to the base accepts a Bundle, got ${resource.resourceType}`, ['resourceType']);
     res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(receiver, req.site!.id, resource as Bundle, req.traceId!)));
   }));

@@ -2,7 +2,7 @@
  * The only place that constructs BullMQ Workers (design.md habit 4), plus the
  * sweeper that re-enqueues rows stored while Redis was unreachable.
  */
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger';
 import type { MappingSet } from '../mapping';
@@ -14,6 +14,11 @@ import { EVALUATE_QUEUE, processEvaluateJob, type EvaluateJobData, type Evaluate
 import type { TrialSet } from '../protocol/trials';
 import { subjectsOfPatients } from '../store/subject-data';
 import { metrics } from '../metrics';
+import type { WorkerQueue } from '../config';
+import { processSiteJob, type SiteJobDeps } from '../connect/site-jobs';
+import { SiteRequestError } from '../connect/types';
+import { recordError } from '../store/sites';
+import { SITE_SYNC_QUEUE, type SiteJobData } from './site-sync';
 
 export interface WorkerDeps {
   readonly db: Db;
@@ -28,8 +33,13 @@ export interface WorkerDeps {
   readonly timeZoneOf: (site: string) => string;
   readonly sweepAfterMs: number;
   /** Which queues this process consumes (TRIALBRIDGE_WORKER_QUEUES); evaluation can run in processes of its own. */
-  readonly queues: readonly ('map' | 'evaluate')[];
+  readonly queues: readonly WorkerQueue[];
+  /** The connector's jobs (issue #5); null when no site has a FHIR server. */
+  readonly sites: SiteJobDeps | null;
 }
+
+/** Site jobs wait mostly on the site's server; several run at once so one slow site does not hold back the others. */
+export const SITE_SYNC_CONCURRENCY = 4;
 
 /** Evaluations are heavier per job than mapping; a low concurrency keeps them from starving the map jobs (their latency is what senders see). */
 export const EVALUATE_CONCURRENCY = 2;
@@ -44,7 +54,7 @@ export interface Workers {
 export const SWEEP_INTERVAL_MS = 15_000;
 
 export function startWorkers(deps: WorkerDeps): Workers {
-  const runs = (q: 'map' | 'evaluate') => deps.queues.includes(q);
+  const runs = (q: WorkerQueue) => deps.queues.includes(q);
   const worker = new Worker<MapJobData>(
     MAP_QUEUE,
     async (job: Job<MapJobData>) => {
@@ -61,6 +71,10 @@ export function startWorkers(deps: WorkerDeps): Workers {
       const subjects = [];
       for (const [site, pids] of res.changed) subjects.push(...(await subjectsOfPatients(deps.db, site, [...pids])));
       await deps.evaluateQueue.enqueue(subjects);
+      // A new or changed enrollment may widen or narrow what a site is asked for.
+      if (deps.sites && res.enrollmentSites.length) {
+        for (const site of res.enrollmentSites) if (deps.sites.sites.some((s) => s.id === site && s.fhir)) await deps.sites.queue.requestSync(site, 'enrollment');
+      }
       return res.states;
     },
     { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency, autorun: runs('map') },
@@ -75,6 +89,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
   );
   evaluator.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'evaluate job failed'));
   evaluator.on('error', (err) => deps.log.error({ err: err.message }, 'evaluate worker error'));
+  const siteWorker = deps.sites ? startSiteWorker(deps, deps.sites, runs('sites')) : null;
   worker.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'map job failed'));
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
 
@@ -99,6 +114,41 @@ export function startWorkers(deps: WorkerDeps): Workers {
       clearInterval(timer);
       await worker.close();
       await evaluator.close();
+      await siteWorker?.close();
     },
   };
+}
+
+/**
+ * The connector worker. Trouble with a site's server is recorded on the site
+ * and then: 429/503 with Retry-After → the job waits exactly that long
+ * (moved to delayed, no attempt spent); authentication still refused after a
+ * token refresh, or a request the server rejects → no retry (a site alert;
+ * the next scheduled tick tries again); anything else → BullMQ's exponential
+ * backoff (SITE_JOB_OPTIONS).
+ */
+function startSiteWorker(deps: WorkerDeps, sites: SiteJobDeps, autorun: boolean): Worker<SiteJobData> {
+  const w = new Worker<SiteJobData>(
+    SITE_SYNC_QUEUE,
+    async (job: Job<SiteJobData>, token?: string) => {
+      const log = deps.log.child({ job: job.id, site: job.data.site, kind: job.data.kind });
+      try {
+        return await processSiteJob({ ...sites, log }, job.data, `site-${job.id}`);
+      } catch (e) {
+        if (!(e instanceof SiteRequestError)) throw e;
+        await recordError(deps.db, job.data.site, e.message, e.kind === 'auth');
+        metrics.siteErrors.inc({ site: job.data.site, kind: e.kind });
+        log.warn({ err: e.message, errorKind: e.kind, status: e.status, retryAfterMs: e.retryAfterMs }, 'site request failed');
+        if (e.kind === 'auth' || e.kind === 'rejected') throw new UnrecoverableError(e.message);
+        if (e.retryAfterMs !== null && token) {
+          await job.moveToDelayed(Date.now() + e.retryAfterMs, token);
+          throw new DelayedError();
+        }
+        throw e;
+      }
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: SITE_SYNC_CONCURRENCY, autorun },
+  );
+  w.on('error', (err) => deps.log.error({ err: err.message }, 'site-sync worker error'));
+  return w;
 }

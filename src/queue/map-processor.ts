@@ -29,6 +29,8 @@ export interface MapResult {
   readonly released: number[];
   /** Patients whose mapped data or enrollment changed, per site: their subjects are re-evaluated. */
   readonly changed: Map<string, Set<string>>;
+  /** Sites where a ResearchSubject was processed: their patient scope may have changed (issue #5). */
+  readonly enrollmentSites: string[];
 }
 
 interface Batch {
@@ -54,7 +56,7 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
     return await processBatch(deps, inboundIds);
   } catch (e) {
     if (isTransientDbError(e)) throw e;
-    const merged = { processed: 0, states: {} as Record<string, number>, released: [] as number[], changed: new Map<string, Set<string>>() };
+    const merged = { processed: 0, states: {} as Record<string, number>, released: [] as number[], changed: new Map<string, Set<string>>(), enrollmentSites: [] as string[] };
     for (const id of inboundIds) {
       let r: MapResult;
       try {
@@ -64,9 +66,10 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
         const message = (e1 as Error).message.slice(0, 500);
         deps.log.error({ inbound: id, err: message }, 'row failed permanently');
         await setInboundStates(deps.db, [{ id, state: 'failed', error: message }]);
-        r = { processed: 1, states: { failed: 1 }, released: [], changed: new Map() };
+        r = { processed: 1, states: { failed: 1 }, released: [], changed: new Map(), enrollmentSites: [] };
       }
       merged.released.push(...r.released);
+      r.enrollmentSites.forEach((s) => merged.enrollmentSites.includes(s) || merged.enrollmentSites.push(s));
       for (const [site, ids] of r.changed) ids.forEach((id) => addTo(merged.changed, site, id));
       merged.processed += r.processed;
       for (const [k, n] of Object.entries(r.states)) merged.states[k] = (merged.states[k] ?? 0) + n;
@@ -96,7 +99,8 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     for (const [site, keys] of batch.touchedPatients) released.push(...(await releaseUnmatched(tx, site, [...keys])));
     const states: Record<string, number> = {};
     for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
-    return { processed: rows.length, states, released, changed: batch.changed };
+    const enrollmentSites = [...new Set(rows.filter((r) => r.resourceType === 'ResearchSubject').map((r) => r.site))];
+    return { processed: rows.length, states, released, changed: batch.changed, enrollmentSites };
   });
 }
 

@@ -1,0 +1,108 @@
+/**
+ * The processor of the `site-sync` queue (src/queue/site-sync.ts), exported
+ * so tests can call it without a Worker (design.md habit 4). Errors towards
+ * a site are recorded on the site (GET /api/sites) and rethrown as
+ * SiteRequestError for the worker to back off.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { SiteConfig } from '../config';
+import type { Logger } from '../logger';
+import type { Receiver } from '../ingest/receive';
+import type { SiteJobData, SiteSyncQueue } from '../queue/site-sync';
+import type { Db } from '../store/db';
+import { purgeUnenrolled } from '../store/purge';
+import { metrics } from '../metrics';
+import { enrolledPatients, listSiteSubscriptions, notificationRefs, recordContact, scopeHash, setNotificationState } from '../store/sites';
+import { reconcileSubscriptions, scopeDigest } from './subscriptions';
+import { storeResources, syncSite, type SyncSummary } from './sync';
+import { SiteRequestError, type SiteClient } from './types';
+
+export interface SiteJobDeps {
+  readonly db: Db;
+  readonly log: Logger;
+  readonly receiver: Receiver;
+  readonly sites: readonly SiteConfig[];
+  readonly clientOf: (site: SiteConfig) => SiteClient;
+  readonly codes: readonly string[];
+  readonly retentionDays: number;
+  readonly queue: SiteSyncQueue;
+}
+
+function connectedSite(deps: SiteJobDeps, id: string): SiteConfig | null {
+  const site = deps.sites.find((s) => s.id === id);
+  return site?.fhir ? site : null;
+}
+
+/** Runs one job; returns a PHI-free summary kept as the job's return value. */
+export async function processSiteJob(deps: SiteJobDeps, data: SiteJobData, traceId: string): Promise<unknown> {
+  if (data.kind === 'purge') return purge(deps);
+  const site = connectedSite(deps, data.site);
+  if (!site) {
+    deps.log.warn({ site: data.site, kind: data.kind }, 'site-sync job for a site without a FHIR server; dropped');
+    return null;
+  }
+  switch (data.kind) {
+    case 'tick':
+      await deps.queue.requestSync(site.id, 'schedule');
+      return null;
+    case 'sync':
+      return sync(deps, site, data.reason ?? 'request', traceId);
+    case 'resolve':
+      return resolve(deps, site, data.notificationId!, traceId);
+  }
+}
+
+async function sync(deps: SiteJobDeps, site: SiteConfig, reason: string, traceId: string): Promise<SyncSummary & { subscriptions?: unknown }> {
+  const client = deps.clientOf(site);
+  const log = deps.log.child({ site: site.id, reason });
+  const summary = await syncSite({ db: deps.db, log, receiver: deps.receiver, client, site, codes: deps.codes, traceId });
+  if (!site.fhir!.modes.includes('subscription')) return summary;
+  // Keep the Subscriptions in line with the enrolled patients; on the scheduled sync also restart any the server stopped.
+  const patients = await enrolledPatients(deps.db, site.id);
+  const stale = (await scopeHash(deps.db, site.id)) !== scopeDigest(patients);
+  const missing = (await listSiteSubscriptions(deps.db, site.id)).some((s) => s.status === 'error' || s.status === 'off');
+  if (stale || missing || reason === 'schedule') {
+    const r = await reconcileSubscriptions({ db: deps.db, client, site, codes: deps.codes, patients, log });
+    return { ...summary, subscriptions: { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length } };
+  }
+  return summary;
+}
+
+/** Same-server references are read; others (a notification naming another server) are skipped and noted. */
+async function resolve(deps: SiteJobDeps, site: SiteConfig, notificationId: number, traceId: string): Promise<unknown> {
+  const n = await notificationRefs(deps.db, notificationId);
+  if (!n || n.site !== site.id) return null;
+  const client = deps.clientOf(site);
+  const found: Resource[] = [];
+  let missing = 0;
+  let skipped = 0;
+  for (const ref of n.refs) {
+    try {
+      const r = await client.read(ref);
+      if (r) found.push(r);
+      else missing++;
+    } catch (e) {
+      // A reference to another server is never followed with this site's credentials.
+      if (!(e instanceof SiteRequestError) || e.kind !== 'rejected') throw e;
+      skipped++;
+    }
+  }
+  await recordContact(deps.db, site.id);
+  const s: SyncSummary = { pages: 0, fetched: found.length, created: 0, duplicate: 0, invalid: 0, backfilledPatients: 0 };
+  await storeResources({ receiver: deps.receiver, log: deps.log, site, traceId }, found, s);
+  // A resource deleted since the notification was sent is not an error: there is nothing left to store.
+  const notes = [missing && `${missing} reference(s) no longer on the server`, skipped && `${skipped} reference(s) refused (${'another server or not readable'})`].filter(Boolean);
+  await setNotificationState(deps.db, notificationId, 'processed', notes.length ? notes.join('; ') : null);
+  return { ...s, missing, skipped };
+}
+
+async function purge(deps: SiteJobDeps): Promise<unknown> {
+  const counts = await purgeUnenrolled(deps.db, deps.retentionDays);
+  const out: Record<string, Record<string, number>> = {};
+  for (const [site, c] of counts) {
+    out[site] = c;
+    for (const [type, n] of Object.entries(c)) metrics.purged.inc({ site, type }, n);
+    deps.log.info({ site, purged: c, retentionDays: deps.retentionDays }, 'purged resources of patients with no enrollment');
+  }
+  return out;
+}

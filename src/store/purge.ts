@@ -1,0 +1,69 @@
+/**
+ * Purge of data about patients with no enrollment (issue #5: "a hospital will
+ * not stream every patient's labs to a trial system"). A resource parked
+ * because its patient has no ResearchSubject, and the Patient resources of
+ * such patients, are deleted once older than the retention ([A] default 30
+ * days, TRIALBRIDGE_UNENROLLED_RETENTION_DAYS). An enrollment arriving within
+ * the retention releases the parked rows as before. Only counts leave this
+ * module: never ids or values.
+ */
+import type { Db } from './db';
+
+/** Rows deleted per statement, so one purge never holds long locks. */
+export const PURGE_BATCH = 5000;
+
+export type PurgeCounts = Record<string, number>;
+
+/** The enrollment (any status) a patient key would match: by logical id or by the identifier it was named with. */
+const NOT_ENROLLED = `NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.site = i.site AND (e.patient_id = i.patient_id
+  OR i.patient_id = 'identifier:' || e.individual_system || '|' || e.individual_value))`;
+
+/** Deletes what is due; returns counts per site and resource type. */
+export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Map<string, PurgeCounts>> {
+  const out = new Map<string, PurgeCounts>();
+  const add = (site: string, type: string, n: number) => {
+    const c = out.get(site) ?? out.set(site, {}).get(site)!;
+    c[type] = (c[type] ?? 0) + n;
+  };
+  for (;;) {
+    const r = await db.transaction(async (tx) => {
+      const doomed = await tx.query<{ id: number; site: string; resource_type: string }>(
+        `SELECT i.id, i.site, i.resource_type FROM inbound i
+         WHERE i.state = 'unmatched' AND i.received_at < now() - make_interval(days => $1) AND ${NOT_ENROLLED}
+         ORDER BY i.id LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED`,
+        [retentionDays],
+      );
+      if (!doomed.rows.length) return 0;
+      const ids = doomed.rows.map((x) => x.id);
+      await tx.query('DELETE FROM review_items WHERE inbound_id = ANY($1)', [ids]);
+      await tx.query('DELETE FROM inbound WHERE id = ANY($1)', [ids]);
+      doomed.rows.forEach((x) => add(x.site, x.resource_type, 1));
+      return ids.length;
+    });
+    if (r < PURGE_BATCH) break;
+  }
+  await db.transaction(async (tx) => {
+    // Patients nobody enrolled, last heard of before the retention.
+    const pats = await tx.query<{ site: string; patient_id: string }>(
+      `SELECT p.site, p.patient_id FROM patients p
+       WHERE p.updated_at < now() - make_interval(days => $1)
+         AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.site = p.site AND e.patient_id = p.patient_id)
+         AND NOT EXISTS (SELECT 1 FROM patient_identifiers pi JOIN enrollments e ON e.site = pi.site
+                         AND e.individual_system = pi.system AND e.individual_value = pi.value
+                         WHERE pi.site = p.site AND pi.patient_id = p.patient_id)
+       LIMIT ${PURGE_BATCH}`,
+      [retentionDays],
+    );
+    for (const p of pats.rows) {
+      await tx.query('DELETE FROM patient_identifiers WHERE site = $1 AND patient_id = $2', [p.site, p.patient_id]);
+      await tx.query('DELETE FROM patients WHERE site = $1 AND patient_id = $2', [p.site, p.patient_id]);
+      await tx.query(
+        `DELETE FROM review_items WHERE inbound_id IN (SELECT id FROM inbound WHERE site = $1 AND resource_type = 'Patient' AND resource_id = $2)`,
+        [p.site, p.patient_id],
+      );
+      const d = await tx.query(`DELETE FROM inbound WHERE site = $1 AND resource_type = 'Patient' AND resource_id = $2`, [p.site, p.patient_id]);
+      add(p.site, 'Patient', d.rowCount);
+    }
+  });
+  return out;
+}
