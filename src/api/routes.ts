@@ -13,6 +13,7 @@ import { buildSubjectReport } from '../protocol/report/build';
 import { reportInput } from '../protocol/report/from-stored';
 import { loadSubjectData } from '../store/subject-data';
 import { listFlags } from '../store/evaluation';
+import { siteOverview } from '../store/sites';
 
 /** Page size bounds for listings. */
 export const DEFAULT_LIMIT = 100;
@@ -33,6 +34,24 @@ export interface ReportDeps {
 export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
   const r = express.Router();
   r.use(requireUser(config.users, config.sites));
+
+  // Connector status per site (issue #5), for the IT team: contact, cursors, errors, backlog. No PHI, no secrets.
+  r.get('/sites', ah(async (_req, res) => {
+    const sites = [];
+    for (const s of config.sites) {
+      const o = await siteOverview(db, s.id);
+      sites.push({
+        id: s.id, name: s.name, timeZone: s.timeZone,
+        mode: s.fhir ? s.fhir.modes : ['push'],
+        fhirBaseUrl: s.fhir?.baseUrl ?? null, auth: s.fhir?.auth.type ?? null,
+        pollIntervalMs: s.fhir?.modes.includes('poll') ? s.fhir.pollIntervalMs : null,
+        patientScope: s.fhir?.patientScope ?? null,
+        ...o,
+        subscriptions: o.subscriptions.map((x) => ({ id: x.subscriptionId, key: x.key, resourceType: x.resourceType, status: x.status, error: x.error, lastEventNumber: x.lastEventNumber, lastSeenAt: x.lastSeenAt })),
+      });
+    }
+    res.json({ sites });
+  }));
 
   r.get('/subjects/:subject/crf', ah(async (req, res) => {
     const subject = req.params.subject;

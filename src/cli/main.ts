@@ -5,6 +5,10 @@
  *   validate-mappings [dir]   check every mapping file; non-zero exit on any problem
  *   import FILE --site ID     bulk backfill of NDJSON (or a Bundle) through the same store-then-queue path
  *   evaluate --trial KEY [--as-of DATE] FILE   offline subject reports from a Bundle or NDJSON
+ *   subscribe --site ID       create/update our Subscriptions on the site's FHIR server
+ *   subscriptions --site ID   list them with their status
+ *   poll --site ID            one sync of the site now
+ *   export-pull --site ID [--since DATE]   FHIR Bulk Data $export from the site, imported like `import`
  *   hash-token [token]        print the SHA-256 digest to put in TRIALBRIDGE_SITES / TRIALBRIDGE_USERS
  */
 import { ConfigError, loadConfig } from '../config';
@@ -16,8 +20,10 @@ import { MappingLoadError } from '../mapping';
 import { validateMappingsCommand } from './validate-mappings';
 import { evaluateCommand } from './evaluate';
 import { importCommand } from './import';
+import { connectCommand } from './connect';
+import { exportPullCommand } from './export-pull';
 
-const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|hash-token [token]>`;
+const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|subscribe --site ID|subscriptions --site ID|poll --site ID|export-pull --site ID [--since DATE]|hash-token [token]>`;
 
 const out = { log: (s: string) => process.stdout.write(`${s}\n`), error: (s: string) => process.stderr.write(`${s}\n`) };
 
@@ -48,6 +54,12 @@ async function run(argv: string[]): Promise<number> {
       return evaluateCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
+    case 'subscribe':
+    case 'subscriptions':
+    case 'poll':
+      return connectCommand(cmd, rest, out);
+    case 'export-pull':
+      return exportPullCommand(rest, out);
     case 'hash-token': {
       const token = rest[0] ?? (await readStdin()).trim();
       if (!token) {

@@ -186,3 +186,40 @@ export async function reconcileScope(db: Db, site: string, patients: readonly st
 export async function markBackfilled(db: Db, site: string, patients: readonly string[]): Promise<void> {
   await db.query('UPDATE scoped_patients SET backfilled_at = now() WHERE site = $1 AND patient_id = ANY($2)', [site, patients]);
 }
+
+export interface SiteOverviewRow {
+  readonly lastContactAt: string | null;
+  readonly lastNotificationAt: string | null;
+  readonly lastError: string | null;
+  readonly lastErrorAt: string | null;
+  readonly alert: string | null;
+  readonly cursors: Record<string, string>;
+  readonly queued: number;
+  readonly parked: number;
+  readonly scopedPatients: number;
+  readonly subscriptions: readonly SiteSubscriptionRow[];
+  readonly rejectedNotifications: number;
+}
+
+const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
+
+/** Per-site state for GET /api/sites: counts and times only, no PHI. */
+export async function siteOverview(db: Db, site: string): Promise<SiteOverviewRow> {
+  const [st, cur, counts, scoped, rejected] = await Promise.all([
+    db.query<{ last_contact_at: Date | null; last_notification_at: Date | null; last_error: string | null; last_error_at: Date | null; alert: string | null }>(
+      'SELECT * FROM site_state WHERE site = $1', [site]),
+    db.query<{ resource_type: string; cursor: Date }>('SELECT resource_type, cursor FROM site_cursors WHERE site = $1 ORDER BY resource_type', [site]),
+    db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM inbound WHERE site = $1 AND state IN ('received', 'unmatched') GROUP BY state`, [site]),
+    db.query<{ n: number }>('SELECT count(*)::int AS n FROM scoped_patients WHERE site = $1', [site]),
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM notifications WHERE site = $1 AND state = 'rejected'`, [site]),
+  ]);
+  const s = st.rows[0];
+  const by = Object.fromEntries(counts.rows.map((r) => [r.state, Number(r.n)]));
+  return {
+    lastContactAt: iso(s?.last_contact_at ?? null), lastNotificationAt: iso(s?.last_notification_at ?? null), lastError: s?.last_error ?? null,
+    lastErrorAt: iso(s?.last_error_at ?? null), alert: s?.alert ?? null,
+    cursors: Object.fromEntries(cur.rows.map((r) => [r.resource_type, iso(r.cursor)!])),
+    queued: by.received ?? 0, parked: by.unmatched ?? 0, scopedPatients: Number(scoped.rows[0]?.n ?? 0),
+    subscriptions: await listSiteSubscriptions(db, site), rejectedNotifications: Number(rejected.rows[0]?.n ?? 0),
+  };
+}
