@@ -66,3 +66,39 @@ export async function inboundOf(db: Db, site: string): Promise<Map<string, strin
     'SELECT resource_type, resource_id, version, state FROM inbound WHERE site = $1', [site]);
   return new Map(r.rows.map((x) => [`${x.resource_type}/${x.resource_id}/${x.version}`, x.state]));
 }
+
+export interface NotificationEventSpec {
+  readonly n: number;
+  /** Absolute URL of the focus resource on the EHR. */
+  readonly focus: string;
+  readonly resource?: import('@medplum/fhirtypes').Resource;
+}
+
+/** A Subscriptions Backport IG (STU 1.1) R4 notification Bundle, shaped like the IG's published examples. */
+export function notificationBundle(o: { subscription: string; type?: string; eventsSince?: number; events?: readonly NotificationEventSpec[] }): import('@medplum/fhirtypes').Bundle {
+  const events = o.events ?? [];
+  const since = o.eventsSince ?? (events.length ? Math.max(...events.map((e) => e.n)) : 0);
+  return {
+    resourceType: 'Bundle', type: 'history', timestamp: new Date().toISOString(),
+    entry: [
+      {
+        fullUrl: `urn:uuid:${crypto.randomUUID()}`,
+        resource: {
+          resourceType: 'Parameters',
+          meta: { profile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4'] },
+          parameter: [
+            { name: 'subscription', valueReference: { reference: o.subscription } },
+            { name: 'status', valueCode: 'active' },
+            { name: 'type', valueCode: o.type ?? 'event-notification' },
+            { name: 'events-since-subscription-start', valueString: String(since) },
+            ...events.map((e) => ({
+              name: 'notification-event',
+              part: [{ name: 'event-number', valueString: String(e.n) }, { name: 'timestamp', valueInstant: new Date().toISOString() }, { name: 'focus', valueReference: { reference: e.focus } }],
+            })),
+          ],
+        },
+      },
+      ...events.map((e) => ({ fullUrl: e.focus, ...(e.resource ? { resource: e.resource } : {}), request: { method: 'PUT' as const, url: e.focus.replace(/^.*\/fhir\//, '') }, response: { status: '200' } })),
+    ],
+  } as import('@medplum/fhirtypes').Bundle;
+}
