@@ -37,7 +37,7 @@ import readline from 'node:readline';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
 import { AppError } from '../errors';
 import { isSupportedType, planBundle } from '../ingest/bundle';
 import { createReceiver, type Accepted, type Receiver, type Stored } from '../ingest/receive';
@@ -569,8 +569,61 @@ function waitRedisReady(r: Redis, ms: number): Promise<void> {
 }
 
 /** Logs go to stderr: stdout carries the summary only. */
-function stderrLogger(level: string): Logger {
+export function stderrLogger(level: string): Logger {
   return pino({ name: 'trialbridge', level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** Where imported resources go: PostgreSQL (migrated) and the map-resource queue on Redis (shared with `export-pull`). */
+export interface ImportTarget {
+  readonly db: Db;
+  readonly mapQueue: MapQueue;
+  /** Closes the queue, Redis and the database; never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database (applying migrations) and Redis, before anything is read,
+ * so an unavailable server fails fast with nothing stored. Throws an Error
+ * whose message says which server is unavailable.
+ */
+export async function openImportTarget(config: Config, log: Logger): Promise<ImportTarget> {
+  initFhirValidator();
+  let db: Db;
+  try {
+    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema ?? undefined });
+  } catch (e) {
+    throw new Error(`database unavailable (${(e as Error).message})`);
+  }
+  let producer: Redis | null = null;
+  let mapQueue: MapQueue | null = null;
+  const close = async () => {
+    if (mapQueue && producer?.status === 'ready') await mapQueue.queue.close().catch(() => undefined);
+    if (producer) {
+      if (producer.status !== 'ready') producer.disconnect();
+      await producer.quit().catch(() => undefined);
+    }
+    await db.close().catch(() => undefined);
+  };
+  try {
+    try {
+      const applied = await migrate(db);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+    } catch (e) {
+      throw new Error(`database unavailable (${(e as Error).message})`);
+    }
+    producer = producerConnection(config.redisUrl);
+    producer.on('error', (e) => log.debug({ err: e.message }, 'redis (producer) error'));
+    try {
+      await waitRedisReady(producer, REDIS_READY_TIMEOUT_MS);
+    } catch (e) {
+      throw new Error(`Redis ${(e as Error).message}`);
+    }
+    mapQueue = createMapQueue(producer, config.queuePrefix);
+    return { db, mapQueue, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 export async function importCommand(argv: string[], out: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -597,33 +650,15 @@ export async function importCommand(argv: string[], out: Out, env: NodeJS.Proces
     return 1;
   }
   const log = stderrLogger(config.logLevel);
-  initFhirValidator();
-  let db: Db;
+  let target: ImportTarget;
   try {
-    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema ?? undefined });
+    target = await openImportTarget(config, log);
   } catch (e) {
-    out.error(`import: database unavailable (${(e as Error).message}); nothing stored`);
+    out.error(`import: ${(e as Error).message}; nothing stored`);
     return 1;
   }
-  let producer: Redis | null = null;
-  let mapQueue: MapQueue | null = null;
+  const { db, mapQueue } = target;
   try {
-    try {
-      const applied = await migrate(db);
-      if (applied.length) log.info({ applied }, 'migrations applied');
-    } catch (e) {
-      out.error(`import: database unavailable (${(e as Error).message}); nothing stored`);
-      return 1;
-    }
-    producer = producerConnection(config.redisUrl);
-    producer.on('error', (e) => log.debug({ err: e.message }, 'redis (producer) error'));
-    try {
-      await waitRedisReady(producer, REDIS_READY_TIMEOUT_MS);
-    } catch (e) {
-      out.error(`import: Redis ${(e as Error).message}; nothing stored`);
-      return 1;
-    }
-    mapQueue = createMapQueue(producer, config.queuePrefix);
     const traceId = `import-${crypto.randomUUID()}`;
     log.info({ site: args.site, batch: args.batch, traceId }, 'import started');
     let summary: ImportSummary;
@@ -653,11 +688,6 @@ export async function importCommand(argv: string[], out: Out, env: NodeJS.Proces
     }
     return 0;
   } finally {
-    if (mapQueue && producer?.status === 'ready') await mapQueue.queue.close().catch(() => undefined);
-    if (producer) {
-      if (producer.status !== 'ready') producer.disconnect();
-      await producer.quit().catch(() => undefined);
-    }
-    await db.close().catch(() => undefined);
+    await target.close();
   }
 }
