@@ -20,7 +20,7 @@ import type { Receiver, Accepted } from '../ingest/receive';
 import { isSupportedType } from '../ingest/bundle';
 import { validateFhir } from '../ingest/validate';
 import type { Db } from '../store/db';
-import { advanceCursor, enrolledPatients, getCursor, markBackfilled, reconcileScope, recordContact } from '../store/sites';
+import { advanceCursor, enrolledPatients, getCursor, markBackfilled, reconcileScope, recordContact, unresolvedIndividuals } from '../store/sites';
 import type { SiteClient } from './types';
 import { scopeChunks, scopeParams, watchPlans, type WatchPlan } from './watch';
 
@@ -123,6 +123,22 @@ async function backfill(deps: SyncDeps, plans: readonly WatchPlan[], patients: r
   s.backfilledPatients += pending.length;
 }
 
+/**
+ * A ResearchSubject that names its patient by identifier only cannot widen the
+ * scope until the Patient is known: search for it by identifier (a token
+ * search every FHIR server supports) and store it; the worker then resolves
+ * the enrollment and asks for another sync.
+ */
+async function resolveIndividuals(deps: SyncDeps, s: SyncSummary): Promise<void> {
+  for (const i of await unresolvedIndividuals(deps.db, deps.site.id)) {
+    const page = await deps.client.search('Patient', { identifier: i.system ? `${i.system}|${i.value}` : i.value });
+    s.pages++;
+    const found = matches(page).filter((r) => r.resourceType === 'Patient');
+    s.fetched += found.length;
+    await storeResources(deps, found, s);
+  }
+}
+
 /** Runs one sync of the site; see the module comment. */
 export async function syncSite(deps: SyncDeps): Promise<SyncSummary> {
   const fhir = deps.site.fhir;
@@ -131,6 +147,7 @@ export async function syncSite(deps: SyncDeps): Promise<SyncSummary> {
   const plans = watchPlans(fhir, deps.codes);
   // Enrollments first: a ResearchSubject fetched now widens the scope at the next sync (the map worker requests it).
   const patients = await enrolledPatients(deps.db, deps.site.id);
+  await resolveIndividuals(deps, s);
   await backfill(deps, plans, patients, s);
   for (const plan of plans) {
     const chunks = scopeChunks(plan, patients, fhir.patientChunk);

@@ -29,7 +29,7 @@ export interface MapResult {
   readonly released: number[];
   /** Patients whose mapped data or enrollment changed, per site: their subjects are re-evaluated. */
   readonly changed: Map<string, Set<string>>;
-  /** Sites where a ResearchSubject was processed: their patient scope may have changed (issue #5). */
+  /** Sites where a ResearchSubject or Patient was processed: their patient scope may have changed (issue #5). */
   readonly enrollmentSites: string[];
 }
 
@@ -99,7 +99,8 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     for (const [site, keys] of batch.touchedPatients) released.push(...(await releaseUnmatched(tx, site, [...keys])));
     const states: Record<string, number> = {};
     for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
-    const enrollmentSites = [...new Set(rows.filter((r) => r.resourceType === 'ResearchSubject').map((r) => r.site))];
+    // A Patient can resolve an enrollment that named it by identifier only.
+    const enrollmentSites = [...new Set(rows.filter((r) => r.resourceType === 'ResearchSubject' || r.resourceType === 'Patient').map((r) => r.site))];
     return { processed: rows.length, states, released, changed: batch.changed, enrollmentSites };
   });
 }

@@ -223,3 +223,13 @@ export async function siteOverview(db: Db, site: string): Promise<SiteOverviewRo
     subscriptions: await listSiteSubscriptions(db, site), rejectedNotifications: Number(rejected.rows[0]?.n ?? 0),
   };
 }
+
+/** Identifiers of enrolled individuals whose Patient has not been seen (ResearchSubject.individual by identifier only). */
+export async function unresolvedIndividuals(db: Db, site: string): Promise<{ system: string; value: string }[]> {
+  const r = await db.query<{ individual_system: string; individual_value: string }>(
+    `SELECT DISTINCT individual_system, individual_value FROM enrollments
+     WHERE site = $1 AND patient_id IS NULL AND individual_value IS NOT NULL AND status = ANY($2) ORDER BY 1, 2`,
+    [site, SCOPE_STATUSES],
+  );
+  return r.rows.map((x) => ({ system: x.individual_system ?? '', value: x.individual_value }));
+}

@@ -85,6 +85,16 @@ it('fetches enrollments first, then only the enrolled patients\' watched labs, w
   expect(sites.body.sites.find((s: { id: string }) => s.id === 'site-b')).toMatchObject({ mode: ['push'], fhirBaseUrl: null });
 });
 
+it('finds the Patient of an enrollment that names it by identifier only, then fetches that patient\'s labs', async () => {
+  const p3 = (await ehr.create(patient('MRN-P3'))).id;
+  const rs = researchSubject('x', 'S-0103');
+  await ehr.create({ ...rs, individual: { identifier: { system: 'urn:oid:2.16.840.1.113883.2.4.6.3', value: 'MRN-P3' } } });
+  await ehr.create(bilirubin(p3, 9, 33));
+  await stack.siteQueue.requestSync('site-a', 'test');
+  await waitFor('p3 lab mapped', async () => (await rowsOf('Observation', p3)).some((r) => r.state === 'mapped'));
+  expect(ehr.requests.some((r) => r.path.startsWith('/fhir/Patient?') && r.path.includes('MRN-P3'))).toBe(true);
+});
+
 /** A client whose search runs `after(n, page)` once Observation page n has been answered (before it is stored). */
 function hookedClient(after: (n: number, page: Bundle) => Promise<void>): SiteClient {
   const inner = createSiteClient({ id: 'site-a', fhir: siteA().fhir! }, { log: stack.log });
