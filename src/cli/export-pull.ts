@@ -24,7 +24,7 @@ import { exportPull, type ExportPullResult, type ExportProgress } from '../conne
 import { createTokenSource } from '../connect/token';
 import { SiteRequestError } from '../connect/types';
 import { createReceiver } from '../ingest/receive';
-import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, openImportTarget, stderrLogger, type ImportSummary } from './import';
+import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, openImportTarget, stderrLogger, type ImportSummary, type ImportTarget } from './import';
 
 interface Out {
   log(s: string): void;
@@ -158,7 +158,7 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
   }
   const log = stderrLogger(config.logLevel);
   // Database and Redis first: no point in an hours-long export that cannot be stored.
-  let target;
+  let target: ImportTarget;
   try {
     target = await openImportTarget(config, log);
   } catch (e) {
@@ -182,7 +182,7 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
     log.info({ site: site.id, types: args.types, since, traceId }, 'export-pull started');
     let result: ExportPullResult;
     try {
-      result = await exportPull(client, { since, types: args.types, dir, signal: abort.signal, log, onProgress: (p) => process.stderr.write(`${progressLine(p)}\n`) });
+      result = await exportPull(client, { since, types: args.types, dir, signal: abort.signal, log, onProgress: (p) => out.error(progressLine(p)) });
     } catch (e) {
       if (abort.signal.aborted) out.error(`export-pull: interrupted by ${String(abort.signal.reason)}; the export was cancelled on the site; nothing stored`);
       else if (e instanceof SiteRequestError) out.error(`export-pull: the export from site ${site.id} failed (${e.kind}): ${e.message}; nothing stored`);
@@ -215,7 +215,7 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
         `export from site ${site.id}: ${result.files.length} file(s), ${lines.toLocaleString('en-US')} lines, as of ${result.transactionTime}${since ? ` (changes since ${since})` : ' (full export)'}`,
         ...(result.errors.issues ? [`  the site reported ${result.errors.issues} issue(s) it could not export: ${issues}`] : []),
         ...(args.keep ? [`  files kept in ${dir}`] : []),
-        formatSummary(total).replace(/^import into/, 'import into'),
+        formatSummary(total),
       ].join('\n'));
     }
     if (total.status === 'failed') {

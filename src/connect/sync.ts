@@ -8,10 +8,11 @@
  * sorted), not a walk down the server's `next` links, because a server that
  * pages by offset (Medplum, many EHR façades) shifts its result set when a
  * resource is updated during the poll and a link walk then skips resources
- * it has already pushed down the list. `next` is followed only while a page
- * ends inside a run of equal lastUpdated (keyset paging cannot pass a tie
- * larger than a page). The overlap this causes is deduplicated by id and
- * version (this pass) and by the store's unique key.
+ * it has already pushed down the list. `next` is followed only through a run
+ * of equal lastUpdated longer than a page (keyset paging cannot pass it), and
+ * that run is walked again until a walk finds nothing new, for the same
+ * reason. The overlap this causes is deduplicated by id and version (this
+ * pass) and by the store's unique key.
  */
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
@@ -55,7 +56,7 @@ export function matches(page: Bundle): Resource[] {
   return (page.entry ?? []).filter((e) => e.resource && (!e.search?.mode || e.search.mode === 'match')).map((e) => e.resource!);
 }
 
-const nextLink = (page: Bundle) => page.link?.find((l) => l.relation === 'next')?.url ?? null;
+const nextLink = (page: Bundle): string | null => page.link?.find((l) => l.relation === 'next')?.url ?? null;
 
 /** Validates and stores resources; invalid ones are counted and logged by type/id and problem count only (no values). */
 export async function storeResources(deps: Pick<SyncDeps, 'receiver' | 'log' | 'site' | 'traceId'>, resources: readonly Resource[], s: SyncSummary): Promise<void> {
@@ -75,6 +76,61 @@ export async function storeResources(deps: Pick<SyncDeps, 'receiver' | 'log' | '
   for (const x of stored) x.created ? s.created++ : s.duplicate++;
 }
 
+/** Walks of a tie (see walkTie) before giving up until the next sync. */
+export const MAX_TIE_WALKS = 5;
+
+const versionKey = (r: Resource) => `${r.id}|${r.meta?.versionId ?? r.meta?.lastUpdated}`;
+const lastUpdated = (r: Resource) => (r.meta?.lastUpdated ? new Date(r.meta.lastUpdated).toISOString() : null);
+
+/** One pass over one plan and scope chunk: state shared by its pages. */
+class Pass {
+  readonly seen = new Set<string>();
+  readonly params: Record<string, string>;
+  constructor(readonly deps: SyncDeps, readonly plan: WatchPlan, patients: readonly string[] | null, readonly s: SyncSummary) {
+    this.params = { ...plan.params, ...scopeParams(plan, patients), _sort: '_lastUpdated', _count: String(deps.site.fhir!.pageSize) };
+  }
+
+  /** Fetches a page (a search from a cursor, or a next link), stores what is new; returns the matches and how many were new. */
+  async page(from: { link: string } | { op: 'ge' | 'gt'; cursor: string | null }): Promise<{ found: Resource[]; fresh: number; newest: string | null; next: string | null }> {
+    if (this.s.pages >= MAX_PAGES_PER_PASS) throw new PageLimit();
+    const page = 'link' in from
+      ? await this.deps.client.search(from.link)
+      : await this.deps.client.search(this.plan.type, { ...this.params, ...(from.cursor ? { _lastUpdated: `${from.op}${from.cursor}` } : {}) });
+    this.s.pages++;
+    const found = matches(page).filter((r) => r.resourceType === this.plan.type);
+    const fresh = found.filter((r) => !this.seen.has(versionKey(r)));
+    fresh.forEach((r) => this.seen.add(versionKey(r)));
+    this.s.fetched += fresh.length;
+    await storeResources(this.deps, fresh, this.s);
+    await recordContact(this.deps.db, this.deps.site.id);
+    const newest = found.map(lastUpdated).filter((x): x is string => !!x).sort().pop() ?? null;
+    return { found, fresh: fresh.length, newest, next: nextLink(page) };
+  }
+
+  /**
+   * A run of resources with one lastUpdated longer than a page can only be
+   * paged by the server's links, which (offset paging) skip a resource when
+   * another leaves the run meanwhile (updated → a later lastUpdated). So the
+   * run is walked again from its start until a whole walk finds nothing new.
+   */
+  async walkTie(cursor: string, firstNext: string): Promise<void> {
+    for (let walk = 0; walk < MAX_TIE_WALKS; walk++) {
+      let from: { link: string } | { op: 'ge'; cursor: string } = walk === 0 ? { link: firstNext } : { op: 'ge', cursor };
+      let added = 0;
+      for (;;) {
+        const p = await this.page(from);
+        added += p.fresh;
+        if (!p.next || p.found.some((r) => (lastUpdated(r) ?? '') > cursor)) break;
+        from = { link: p.next };
+      }
+      if (walk > 0 && added === 0) return;
+    }
+    this.deps.log.warn({ site: this.deps.site.id, type: this.plan.type }, 'a run of equal lastUpdated kept changing while paged; the next sync walks it again');
+  }
+}
+
+class PageLimit extends Error {}
+
 /**
  * One keyset pass over a plan (see the module comment). `persist` moves the
  * stored cursor after each stored page; a pass over one chunk of a chunked
@@ -82,32 +138,34 @@ export async function storeResources(deps: Pick<SyncDeps, 'receiver' | 'log' | '
  * Returns the highest lastUpdated seen, or the starting cursor.
  */
 async function pass(deps: SyncDeps, plan: WatchPlan, patients: readonly string[] | null, from: string | null, persist: boolean, s: SyncSummary): Promise<string | null> {
-  const fhir = deps.site.fhir!;
+  const p = new Pass(deps, plan, patients, s);
   let cursor = from;
-  let link: string | null = null;
-  const seen = new Set<string>();
-  for (let n = 0; n < MAX_PAGES_PER_PASS; n++) {
-    const params = { ...plan.params, ...scopeParams(plan, patients), _sort: '_lastUpdated', _count: String(fhir.pageSize), ...(cursor ? { _lastUpdated: `ge${cursor}` } : {}) };
-    const page = link ? await deps.client.search(link) : await deps.client.search(plan.type, params);
-    s.pages++;
-    const found = matches(page).filter((r) => r.resourceType === plan.type);
-    const fresh = found.filter((r) => !seen.has(`${r.id}|${r.meta?.versionId ?? r.meta?.lastUpdated}`));
-    fresh.forEach((r) => seen.add(`${r.id}|${r.meta?.versionId ?? r.meta?.lastUpdated}`));
-    s.fetched += fresh.length;
-    await storeResources(deps, fresh, s);
-    await recordContact(deps.db, deps.site.id);
-    const newest = found.map((r) => r.meta?.lastUpdated).filter((x): x is string => !!x).map((x) => new Date(x).toISOString()).sort().pop() ?? null;
-    // Stored first, then the cursor: a crash between the two refetches a page, never skips one.
-    if (persist && newest && (!cursor || newest > cursor)) await advanceCursor(deps.db, deps.site.id, plan.type, newest);
-    const next = nextLink(page);
-    if (!next) return newest && (!cursor || newest > cursor) ? newest : cursor;
-    if (newest && (!cursor || newest > cursor)) {
-      cursor = newest;
-      link = null;
-    } else link = next;
+  let op: 'ge' | 'gt' = 'ge';
+  try {
+    for (;;) {
+      const r = await p.page({ op, cursor });
+      const advanced = !!r.newest && (!cursor || r.newest > cursor);
+      // Stored first, then the cursor: a crash between the two refetches a page, never skips one.
+      if (advanced) {
+        cursor = r.newest;
+        op = 'ge';
+        if (persist) await advanceCursor(deps.db, deps.site.id, plan.type, cursor!);
+      }
+      if (!r.next) return cursor;
+      if (advanced) continue;
+      if (!cursor) {
+        // No lastUpdated to page by (a server that omits meta): follow its links to the end.
+        for (let next: string | null = r.next; next; ) next = (await p.page({ link: next })).next;
+        return cursor;
+      }
+      await p.walkTie(cursor, r.next);
+      op = 'gt';
+    }
+  } catch (e) {
+    if (!(e instanceof PageLimit)) throw e;
+    deps.log.warn({ site: deps.site.id, type: plan.type, pages: MAX_PAGES_PER_PASS }, 'sync stopped at the page limit; the next sync continues from the cursor');
+    return cursor;
   }
-  deps.log.warn({ site: deps.site.id, type: plan.type, pages: MAX_PAGES_PER_PASS }, 'sync stopped at the page limit; the next sync continues from the cursor');
-  return cursor;
 }
 
 /** Fetches the whole history of patients newly in scope (they may have labs from before the cursor). */

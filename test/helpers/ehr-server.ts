@@ -37,6 +37,8 @@ export interface LoggedRequest {
   authorization: string | null;
   accept: string | null;
   prefer: string | null;
+  /** Date.now() on arrival. */
+  at: number;
 }
 
 export interface EhrServer {
@@ -75,6 +77,7 @@ function indexDefinitions(): void {
   indexed = true;
 }
 
+/** An error OperationOutcome, as the server answers failures. */
 export const outcome = (code: string, text: string): OperationOutcome => ({
   resourceType: 'OperationOutcome',
   issue: [{ severity: 'error', code: code as 'processing', diagnostics: text }],
@@ -98,7 +101,7 @@ export async function startEhrServer(opts: { auth?: EhrAuth } = {}): Promise<Ehr
 
   // Log, delay and injected faults apply to every request, the token endpoint included.
   app.use(async (req, res, next) => {
-    requests.push({ method: req.method, path: req.originalUrl, authorization: req.get('authorization') ?? null, accept: req.get('accept') ?? null, prefer: req.get('prefer') ?? null });
+    requests.push({ method: req.method, path: req.originalUrl, authorization: req.get('authorization') ?? null, accept: req.get('accept') ?? null, prefer: req.get('prefer') ?? null, at: Date.now() });
     if (server.delayMs > 0) await new Promise((r) => setTimeout(r, server.delayMs));
     const i = faults.findIndex((f) => (!f.method || f.method === req.method) && (!f.path || f.path.test(req.originalUrl)));
     if (i < 0) return next();

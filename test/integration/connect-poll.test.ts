@@ -159,6 +159,26 @@ it('follows next links through a run of equal lastUpdated longer than a page', a
   expect(await getCursor(stack.db, 'site-a', 'Observation')).toBe(instant);
 });
 
+it('misses nothing when a resource leaves a long run of equal lastUpdated while the run is paged', async () => {
+  const instant = new Date().toISOString();
+  const tied: Observation[] = [];
+  for (let d = 1; d <= 8; d++) tied.push(await ehr.create({ ...bilirubin(p1, d, 60 + d), effectiveDateTime: `2024-04-0${d}T08:00:00+08:00`, meta: { lastUpdated: instant } }));
+  const receiver = createReceiver({ db: stack.db, mapQueue: stack.mapQueue, log: stack.log });
+  let done = false;
+  // Once the first page of the run is answered, its first member is corrected: it leaves the run and every
+  // later member shifts one place up, so the server's offset link skips one of them.
+  const client = hookedClient(async (_n, page) => {
+    if (done || !page.entry?.some((e) => e.resource?.id === tied[0].id)) return;
+    done = true;
+    await ehr.update({ ...tied[0], meta: undefined, valueQuantity: { ...tied[0].valueQuantity, value: 99 } });
+  });
+  await syncSite({ db: stack.db, log: stack.log, receiver, client, site: siteA(), codes: loadMappings(stack.config.mappingsDir).watchedCodes(), traceId: 't2' });
+  expect(done).toBe(true);
+  const stored = await inboundOf(stack.db, 'site-a');
+  const current = (await ehr.repo.searchResources({ resourceType: 'Observation', filters: [] })) as Resource[];
+  expect(tied.map((t) => current.find((c) => c.id === t.id)!).filter((c) => !stored.has(`Observation/${c.id}/${c.meta!.versionId}`)).map((c) => c.id)).toEqual([]);
+});
+
 it('honours 429 Retry-After and backs off on 503, then recovers and clears the error', async () => {
   await ehr.create(bilirubin(p1, 27, 80));
   ehr.fail({ method: 'GET', path: /^\/fhir\/ResearchSubject\?/ }, [{ status: 429, headers: { 'Retry-After': '1' } }, { status: 503 }]);

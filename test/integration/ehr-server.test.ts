@@ -209,7 +209,7 @@ describe('Bulk Data $export', () => {
 
     const files = await Promise.all(done.body.output.map((o: any) => fetch(o.url, { headers: auth })));
     expect(files.map((f) => f.headers.get('content-type'))).toEqual([expect.stringMatching(/^application\/fhir\+ndjson/), expect.stringMatching(/^application\/fhir\+ndjson/)]);
-    const lines = await Promise.all(files.map(async (f) => (await f.text()).trim().split('\n').map((l) => JSON.parse(l).id).sort()));
+    const lines = await Promise.all(files.map(async (f) => (await f.text()).trim().split('\n').map((l: string) => JSON.parse(l).id).sort()));
     expect(lines).toEqual([['p2'], ['e2', 'e3']]);
     expect((await fetch(done.body.output[0].url)).status).toBe(401);
 
