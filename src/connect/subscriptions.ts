@@ -100,6 +100,17 @@ export interface ReconcileResult {
 
 /** Makes the server's Subscriptions match the desired set; records them; returns what changed (by key). */
 export async function reconcileSubscriptions(deps: { db: Db; client: SiteClient; site: SiteConfig; codes: readonly string[]; patients: readonly string[]; log: Logger }): Promise<ReconcileResult> {
+  // One reconcile per site at a time (the worker's and `trialbridge subscribe` may meet): both would create the same Subscription.
+  return deps.db.transaction(async (db) => {
+    await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [RECONCILE_LOCK_KEY, deps.site.id]);
+    return reconcileLocked({ ...deps, db });
+  });
+}
+
+/** Arbitrary constant for pg_advisory_xact_lock: "trialbridge subscriptions". */
+const RECONCILE_LOCK_KEY = 7_243_005;
+
+async function reconcileLocked(deps: { db: Db; client: SiteClient; site: SiteConfig; codes: readonly string[]; patients: readonly string[]; log: Logger }): Promise<ReconcileResult> {
   const { db, client, site } = deps;
   const desired = desiredSubscriptions(site, deps.codes, deps.patients);
   const existing = await serverSubscriptions(client, site.id);
