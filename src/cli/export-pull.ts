@@ -24,7 +24,7 @@ import { exportPull, type ExportPullResult, type ExportProgress } from '../conne
 import { createTokenSource } from '../connect/token';
 import { SiteRequestError } from '../connect/types';
 import { createReceiver } from '../ingest/receive';
-import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, openImportTarget, stderrLogger, type ImportSummary, type ImportTarget } from './import';
+import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, abortOnSignals, openTargetOrSay, stderrLogger, type ImportSummary } from './import';
 
 interface Out {
   log(s: string): void;
@@ -158,21 +158,10 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
   }
   const log = stderrLogger(config.logLevel);
   // Database and Redis first: no point in an hours-long export that cannot be stored.
-  let target: ImportTarget;
-  try {
-    target = await openImportTarget(config, log);
-  } catch (e) {
-    out.error(`export-pull: ${(e as Error).message}; nothing exported or stored`);
-    return 1;
-  }
+  const target = await openTargetOrSay(config, log, out, 'export-pull: ', 'nothing exported or stored');
+  if (!target) return 1;
   let dir: string | null = null;
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(130);
-    abort.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const { abort, release } = abortOnSignals();
   try {
     if (args.keep) await fs.promises.mkdir((dir = path.resolve(args.keep)), { recursive: true });
     else dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'trialbridge-export-'));
@@ -224,8 +213,7 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
     if (dir && !args.keep) await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     await target.close();
   }

@@ -586,6 +586,28 @@ export interface ImportTarget {
  * so an unavailable server fails fast with nothing stored. Throws an Error
  * whose message says which server is unavailable.
  */
+/** SIGINT/SIGTERM abort the returned controller (work stops cleanly); a second signal exits. `release` removes the handlers. */
+export function abortOnSignals(): { abort: AbortController; release(): void } {
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { abort, release: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
+}
+
+/** openImportTarget, or null after telling the operator why (`{prefix}{reason}; {consequence}`). */
+export async function openTargetOrSay(config: Config, log: Logger, out: Out, prefix: string, consequence: string): Promise<ImportTarget | null> {
+  try {
+    return await openImportTarget(config, log);
+  } catch (e) {
+    out.error(`${prefix}${(e as Error).message}; ${consequence}`);
+    return null;
+  }
+}
+
 export async function openImportTarget(config: Config, log: Logger): Promise<ImportTarget> {
   initFhirValidator();
   let db: Db;
@@ -650,26 +672,15 @@ export async function importCommand(argv: string[], out: Out, env: NodeJS.Proces
     return 1;
   }
   const log = stderrLogger(config.logLevel);
-  let target: ImportTarget;
-  try {
-    target = await openImportTarget(config, log);
-  } catch (e) {
-    out.error(`import: ${(e as Error).message}; nothing stored`);
-    return 1;
-  }
+  const target = await openTargetOrSay(config, log, out, 'import: ', 'nothing stored');
+  if (!target) return 1;
   const { db, mapQueue } = target;
   try {
     const traceId = `import-${crypto.randomUUID()}`;
     log.info({ site: args.site, batch: args.batch, traceId }, 'import started');
     let summary: ImportSummary;
     // Ctrl-C stops reading, lets the batch in flight finish and still prints the summary; a second one kills.
-    const abort = new AbortController();
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (abort.signal.aborted) process.exit(130);
-      abort.abort(sig);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const { abort, release } = abortOnSignals();
     try {
       summary = await importFile(args.file, { site: args.site, batch: args.batch, receiver: createReceiver({ db, mapQueue, log }), traceId, signal: abort.signal });
     } catch (e) {
@@ -677,8 +688,7 @@ export async function importCommand(argv: string[], out: Out, env: NodeJS.Proces
       out.error(`import: ${e.message}; nothing stored`);
       return 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      release();
     }
     log.info({ traceId, status: summary.status, accepted: summary.accepted, duplicate: summary.duplicate, rejected: summary.rejected, ignored: summary.ignored }, 'import finished');
     out.log(args.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pino from 'pino';
-import { smartTokenServer } from '../../test/helpers/smart-token-server';
+import { closeServers, siteFailure, smartTokenServer } from '../../test/helpers/smart-token-server';
 import { createSiteClient } from './client';
 import { parseRetryAfter, withRetry } from './retry';
 import { SITE_FHIR_DEFAULTS, type OutboundAuth, type SiteFhirConfig } from './site-config';
@@ -55,18 +55,9 @@ function fhirConfig(baseUrl: string, over: Partial<SiteFhirConfig> = {}): SiteFh
 const outcome = (text: string) => ({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: text }] });
 const fhirJson = (res: express.Response, status: number, body: unknown) => void res.status(status).type('application/fhir+json').send(JSON.stringify(body));
 
-async function failure(p: Promise<unknown>): Promise<SiteRequestError> {
-  const e = await p.then(() => null, (x: unknown) => x);
-  expect(e).toBeInstanceOf(SiteRequestError);
-  return e as SiteRequestError;
-}
+const failure = siteFailure;
 
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+afterEach(() => closeServers(servers));
 
 describe('createSiteClient', () => {
   test('search: GET {base}/{type}?params with the bearer token, then a next link as given', async () => {

@@ -8,10 +8,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import pino from 'pino';
-import { smartTokenServer, type SmartTokenServer } from '../../test/helpers/smart-token-server';
+import { closeServers, siteFailure, smartTokenServer, type SmartTokenServer } from '../../test/helpers/smart-token-server';
 import type { OutboundAuth, SigningAlg } from './site-config';
 import { cacheLifetimeMs, createTokenSource, JWT_BEARER_ASSERTION } from './token';
-import { SiteRequestError } from './types';
 
 const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
@@ -56,18 +55,9 @@ function smartAuth(tokenUrl: string, alg: SigningAlg = 'RS384', over: Partial<Ou
   } as OutboundAuth;
 }
 
-async function refusal(p: Promise<unknown>): Promise<SiteRequestError> {
-  const e = await p.then(() => null, (x: unknown) => x);
-  expect(e).toBeInstanceOf(SiteRequestError);
-  return e as SiteRequestError;
-}
+const refusal = siteFailure;
 
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+afterEach(() => closeServers(servers));
 
 describe('createTokenSource', () => {
   test('none gives null and bearer its static token', async () => {

@@ -155,3 +155,19 @@ export function smartTokenServer(opts: SmartTokenServerOptions): SmartTokenServe
     rejections,
   };
 }
+
+/** The SiteRequestError a promise rejects with (fails the test if it resolves or rejects otherwise). */
+export async function siteFailure(p: Promise<unknown>): Promise<import('../../src/connect/types').SiteRequestError> {
+  const { SiteRequestError } = await import('../../src/connect/types');
+  const e = await p.then(() => null, (x: unknown) => x);
+  expect(e).toBeInstanceOf(SiteRequestError);
+  return e as InstanceType<typeof SiteRequestError>;
+}
+
+/** Closes loopback servers a test started (keep-alive connections too, so jest sees no open handles). */
+export async function closeServers(servers: import('node:http').Server[]): Promise<void> {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+}
