@@ -67,3 +67,25 @@ export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Ma
   });
   return out;
 }
+
+/**
+ * Notification bookkeeping older than the retention: applied notifications
+ * and their event claims, except each subscription's highest event (gap
+ * detection needs it). Rejected notifications stay for inspection.
+ */
+export async function pruneNotifications(db: Db, retentionDays: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `DELETE FROM notification_events ne USING notifications n
+       WHERE ne.notification_id = n.id AND n.received_at < now() - make_interval(days => $1)
+         AND ne.event_number < (SELECT max(event_number) FROM notification_events m WHERE m.site = ne.site AND m.subscription_id = ne.subscription_id)`,
+      [retentionDays],
+    );
+    const r = await tx.query(
+      `DELETE FROM notifications n WHERE n.state IN ('processed', 'duplicate') AND n.received_at < now() - make_interval(days => $1)
+         AND NOT EXISTS (SELECT 1 FROM notification_events ne WHERE ne.notification_id = n.id)`,
+      [retentionDays],
+    );
+    return r.rowCount;
+  });
+}

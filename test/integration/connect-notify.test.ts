@@ -12,6 +12,7 @@ import { SITE_TOKENS, startStack, testEnv, type TestStack } from '../helpers/sta
 import { bilirubin, notificationBundle, patient, researchSubject, sitesEnv, waitFor } from '../helpers/connect';
 import { connectCommand } from '../../src/cli/connect';
 import { SUBSCRIPTION_TAG } from '../../src/connect/subscriptions';
+import { pruneNotifications } from '../../src/store/purge';
 
 jest.setTimeout(60_000);
 
@@ -187,4 +188,23 @@ it('withdrawal narrows the Subscriptions back to the enrollments only', async ()
   const a = (await stack.api('/sites')).body.sites[0];
   expect(a).toMatchObject({ mode: ['subscription'], scopedPatients: 0, lastError: null });
   expect(a.lastNotificationAt).not.toBeNull();
+});
+
+it('prunes applied notifications past the retention but keeps rejected ones and each subscription\'s last event', async () => {
+  // The subscription of the gap test (its Subscription was since removed by the narrowing; its events remain).
+  const top = await stack.db.query<{ subscription_id: string; n: number; c: number }>(
+    `SELECT subscription_id, max(event_number)::int AS n, count(*)::int AS c FROM notification_events GROUP BY subscription_id ORDER BY c DESC LIMIT 1`);
+  const sub = top.rows[0].subscription_id;
+  expect(top.rows[0].c).toBeGreaterThan(1);
+  const before = { rows: [{ n: top.rows[0].n }] };
+  await stack.db.query(`UPDATE notifications SET received_at = now() - interval '31 days'`);
+  const pruned = await pruneNotifications(stack.db, 30);
+  expect(pruned).toBeGreaterThan(5);
+  const left = await notifications();
+  expect(left.filter((n) => n.state === 'rejected')).toHaveLength(2);
+  const events = await stack.db.query<{ event_number: number }>(`SELECT event_number::int FROM notification_events WHERE subscription_id = $1`, [sub]);
+  expect(events.rows.map((r) => r.event_number)).toEqual([before.rows[0].n]);
+  // Gap detection still knows where the subscription stands.
+  const r = await stack.fhir('POST', '', notificationBundle({ subscription: `${ehr.baseUrl}/Subscription/${sub}`, type: 'heartbeat', eventsSince: before.rows[0].n }));
+  expect(r.body.issue[0].diagnostics).toBe('heartbeat received');
 });
