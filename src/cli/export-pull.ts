@@ -24,6 +24,7 @@ import { exportPull, type ExportPullResult, type ExportProgress } from '../conne
 import { createTokenSource } from '../connect/token';
 import { SiteRequestError } from '../connect/types';
 import { createReceiver } from '../ingest/receive';
+import { advanceCursor } from '../store/sites';
 import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, abortOnSignals, openTargetOrSay, stderrLogger, type ImportSummary } from './import';
 
 interface Out {
@@ -211,6 +212,9 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
       out.error(`export-pull: ${total.error}; ${total.accepted} new resource(s) stored before the failure`);
       return 1;
     }
+    // Everything of these types up to transactionTime is now stored (Bulk Data IG: the export's point in time),
+    // so polls continue from there instead of fetching the history again. Cursors only move forward.
+    for (const type of args.types) await advanceCursor(target.db, site.id, type, result.transactionTime);
     return 0;
   } finally {
     release();

@@ -110,6 +110,12 @@ describe('a full export', () => {
     expect(Object.fromEntries(states.rows.map((x) => [x.resource_id, x.state]))).toEqual({ 'o-x1': 'mapped', 'o-x2': 'mapped', 'o-x3': 'unmatched' });
   });
 
+  test('the poll cursors continue from the export\'s transactionTime', async () => {
+    const c = await stack.db.query<{ resource_type: string; cursor: Date }>("SELECT resource_type, cursor FROM site_cursors WHERE site = 'site-a' ORDER BY resource_type");
+    expect(c.rows.map((r) => [r.resource_type, new Date(r.cursor).toISOString()])).toEqual(
+      ['MedicationAdministration', 'Observation', 'Patient', 'ResearchSubject'].map((t) => [t, new Date(summary.export.transactionTime).toISOString()]));
+  });
+
   test('no PHI in the output', () => {
     expect(first.stdout + first.stderr).not.toContain('Quirinus');
   });
