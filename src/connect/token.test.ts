@@ -1,7 +1,3 @@
-// jose is ESM-only and jest runs CommonJS without transforming node_modules:
-// load the real package through Node's own require (Node ≥ 20.19 can require ESM).
-jest.mock('jose', () => process.getBuiltinModule('node:module').createRequire(__filename)('jose'));
-
 import crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -11,6 +11,7 @@ import type { Logger } from '../logger';
 import { parseRetryAfter } from './retry';
 import type { OutboundAuth } from './site-config';
 import { SiteRequestError, type TokenSource } from './types';
+import { SignJWT } from 'jose';
 
 export { parseRetryAfter } from './retry';
 
@@ -62,11 +63,6 @@ export function cacheLifetimeMs(expiresInS: number): number {
   return Math.max(life - TOKEN_SKEW_MS, life / 2);
 }
 
-// jose is ESM-only. Loading it on first use keeps every module that merely
-// imports the connector (and its CommonJS unit tests) free of it unless a
-// smart-backend site actually asks for a token.
-let joseModule: Promise<typeof import('jose')> | null = null;
-const loadJose = () => (joseModule ??= import('jose'));
 
 function smartBackend(auth: SmartBackend, deps: TokenSourceDeps): TokenSource {
   const now = deps.now ?? Date.now;
@@ -84,7 +80,6 @@ function smartBackend(auth: SmartBackend, deps: TokenSourceDeps): TokenSource {
     } catch (e) {
       throw new SiteRequestError('auth', `token: the private key of client ${auth.clientId} is unreadable (${(e as Error).message})`);
     }
-    const { SignJWT } = await loadJose();
     const iat = Math.floor(now() / 1000);
     return new SignJWT({})
       .setProtectedHeader({ alg: auth.alg, typ: 'JWT', ...(auth.kid ? { kid: auth.kid } : {}) })

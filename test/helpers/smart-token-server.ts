@@ -96,7 +96,7 @@ export function smartTokenServer(opts: SmartTokenServerOptions): SmartTokenServe
         currentDate: new Date(now()),
       }));
     } catch (e) {
-      // jose is loaded in its own realm under jest: match error codes, not classes.
+      // Match jose's error codes (stable API), not its classes.
       const err = e as { code?: string; claim?: string; reason?: string };
       if (err.code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw badClient('bad signature');
       if (err.code === 'ERR_JOSE_ALG_NOT_ALLOWED') throw badClient('alg not allowed');
