@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import pino from 'pino';
 import { closeServers, siteFailure, smartTokenServer, type SmartTokenServer } from '../../test/helpers/smart-token-server';
 import type { OutboundAuth, SigningAlg } from './site-config';
@@ -169,6 +169,29 @@ describe('createTokenSource', () => {
     expect(await replay.json()).toEqual({ error: 'invalid_client', error_description: 'jti replayed' });
     expect(ep.smart.rejections).toEqual(['jti replayed']);
     expect(ep.smart.issued).toBe(1);
+  });
+
+  test('the server refuses an assertion whose sub is not its iss, one already expired, and one without jti', async () => {
+    const ep = await endpoint();
+    const key = crypto.createPrivateKey(pem(rsa.privateKey));
+    const now = Math.floor(Date.now() / 1000);
+    const post = async (claims: Record<string, unknown>) => {
+      const assertion = await new SignJWT(claims).setProtectedHeader({ alg: 'RS384', typ: 'JWT' }).sign(key);
+      return fetch(ep.tokenUrl, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Observation.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+      });
+    };
+    const base = { iss: 'tb-rsa', sub: 'tb-rsa', aud: ep.tokenUrl, exp: now + 240, jti: crypto.randomUUID() };
+    expect((await post({ ...base, sub: 'someone-else' })).status).toBe(401);
+    expect((await post({ ...base, jti: crypto.randomUUID(), exp: now - 120 })).status).toBe(401);
+    const { jti: _omit, ...noJti } = base;
+    expect((await post(noJti)).status).toBe(401);
+    expect(ep.smart.rejections).toHaveLength(3);
+    expect(ep.smart.rejections[0]).toMatch(/sub/);
+    expect(ep.smart.rejections[1]).toMatch(/expired/);
+    expect(ep.smart.rejections[2]).toMatch(/jti/);
+    expect((await post({ ...base, jti: crypto.randomUUID() })).status).toBe(200);
   });
 
   test('the server refuses an exp more than 5 minutes ahead and a non-form body', async () => {
