@@ -6,21 +6,19 @@
  * Same modules as the worker; exit 0 ok, 1 the site or a server failed, 2 usage.
  */
 import crypto from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { loadConfig, type Config, type SiteConfig } from '../config';
 import { createLogger, type Logger } from '../logger';
 import { loadMappings } from '../mapping';
 import { createReceiver } from '../ingest/receive';
-import { initFhirValidator } from '../ingest/validate';
-import { producerConnection } from '../queue/connection';
-import { createMapQueue } from '../queue/map-resource';
+import type { MapQueue } from '../queue/map-resource';
 import { openDb, type Db } from '../store/db';
 import { migrate } from '../store/migrate';
 import { enrolledPatients } from '../store/sites';
 import { createSiteClient } from '../connect/client';
 import { reconcileSubscriptions, subscriptionStatus } from '../connect/subscriptions';
 import { syncSite } from '../connect/sync';
-import { SiteRequestError } from '../connect/types';
+import { SiteRequestError, type SiteClient } from '../connect/types';
+import { openTargetOrSay } from './import';
 
 interface Out {
   log(s: string): void;
@@ -59,26 +57,26 @@ export function connectedSite(config: Config, id: string, cmd: Command): SiteCon
   return site;
 }
 
+/** The store (and for `poll` the queue, via the import command's opener): null after telling the operator why. */
 interface Runtime {
   readonly db: Db;
-  readonly log: Logger;
-  readonly producer: Redis | null;
+  readonly mapQueue: MapQueue | null;
   close(): Promise<void>;
 }
 
-async function open(config: Config, redis: boolean): Promise<Runtime> {
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema ?? undefined });
-  await migrate(db);
-  const producer = redis ? producerConnection(config.redisUrl) : null;
-  producer?.on('error', () => undefined);
-  return {
-    db, log, producer,
-    async close() {
-      await producer?.quit().catch(() => undefined);
+async function open(cmd: Command, config: Config, log: Logger, out: Out): Promise<Runtime | null> {
+  if (cmd === 'poll') return openTargetOrSay(config, log, out, 'poll: ', 'nothing fetched');
+  try {
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema ?? undefined });
+    await migrate(db).catch(async (e) => {
       await db.close();
-    },
-  };
+      throw e;
+    });
+    return { db, mapQueue: null, close: () => db.close() };
+  } catch (e) {
+    out.error(`${cmd}: database unavailable (${(e as Error).message})`);
+    return null;
+  }
 }
 
 /** Runs one of the three commands. */
@@ -98,11 +96,13 @@ export async function connectCommand(cmd: Command, argv: string[], out: Out, env
     out.error(`${cmd}: ${site}`);
     return 2;
   }
-  const rt = await open(config, cmd === 'poll');
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const rt = await open(cmd, config, log, out);
+  if (!rt) return 1;
   try {
-    const client = createSiteClient({ id: site.id, fhir: site.fhir! }, { log: rt.log });
+    const client = createSiteClient({ id: site.id, fhir: site.fhir! }, { log });
     const codes = loadMappings(config.mappingsDir).watchedCodes();
-    const result = await run(cmd, { rt, client, site, codes, config });
+    const result = await run(cmd, { rt, log, client, site, codes });
     out.log(args.json ? JSON.stringify(result, null, 2) : format(cmd, result));
     return 0;
   } catch (e) {
@@ -116,22 +116,16 @@ export async function connectCommand(cmd: Command, argv: string[], out: Out, env
   }
 }
 
-async function run(cmd: Command, c: { rt: Runtime; client: ReturnType<typeof createSiteClient>; site: SiteConfig; codes: string[]; config: Config }): Promise<unknown> {
-  const { rt, client, site, codes } = c;
+async function run(cmd: Command, c: { rt: Runtime; log: Logger; client: SiteClient; site: SiteConfig; codes: string[] }): Promise<unknown> {
+  const { rt, log, client, site, codes } = c;
   switch (cmd) {
     case 'subscribe':
-      return reconcileSubscriptions({ db: rt.db, client, site, codes, patients: await enrolledPatients(rt.db, site.id), log: rt.log });
+      return reconcileSubscriptions({ db: rt.db, client, site, codes, patients: await enrolledPatients(rt.db, site.id), log });
     case 'subscriptions':
       return subscriptionStatus({ db: rt.db, client, site });
     case 'poll': {
-      initFhirValidator();
-      const mapQueue = createMapQueue(rt.producer!, c.config.queuePrefix);
-      try {
-        const receiver = createReceiver({ db: rt.db, mapQueue, log: rt.log });
-        return await syncSite({ db: rt.db, log: rt.log, receiver, client, site, codes, traceId: `poll-${crypto.randomUUID()}` });
-      } finally {
-        await mapQueue.queue.close();
-      }
+      const receiver = createReceiver({ db: rt.db, mapQueue: rt.mapQueue!, log });
+      return syncSite({ db: rt.db, log, receiver, client, site, codes, traceId: `poll-${crypto.randomUUID()}` });
     }
   }
 }

@@ -97,7 +97,7 @@ interface PayloadEntry {
 }
 
 /** "Type/id" of a reference or URL (query, fragment and `_history/x` dropped), or null. */
-function typeAndId(ref: string): string | null {
+export function typeAndId(ref: string): string | null {
   const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?\/?$/.exec(ref.split(/[?#]/)[0]);
   return m ? `${m[1]}/${m[2]}` : null;
 }

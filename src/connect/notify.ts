@@ -21,8 +21,8 @@ import { isSupportedType } from '../ingest/bundle';
 import type { SiteSyncQueue } from '../queue/site-sync';
 import type { Db } from '../store/db';
 import { claimEvents, insertNotification, lastEventNumber, noteSubscriptionStatus, recordNotificationSeen, setNotificationState } from '../store/sites';
-import { parseNotification, type ParsedNotification } from './notification';
-import { storeResources, type SyncSummary } from './sync';
+import { parseNotification, typeAndId, type ParsedNotification } from './notification';
+import { emptySummary, storeResources, type SyncSummary } from './sync';
 
 export interface NotifyDeps {
   readonly db: Db;
@@ -100,11 +100,11 @@ async function counterOnly(deps: NotifyDeps, site: SiteConfig, n: ParsedNotifica
 
 async function events(deps: NotifyDeps, site: SiteConfig, n: ParsedNotification, sub: string, traceId: string): Promise<OperationOutcome> {
   if (n.content !== 'full-resource') requireConnected(site, `an ${n.content} notification`);
-  const refs = n.content === 'id-only' ? n.references.filter((r) => isSupportedType(refType(r))) : [];
+  const refs = n.content === 'id-only' ? n.references.filter((r) => isSupportedType(typeAndId(r)?.split('/')[0] ?? '')) : [];
   const numbers = n.events.map((e) => e.eventNumber).filter((x): x is number => x !== null);
   const last = await lastEventNumber(deps.db, site.id, sub);
   // Full resources are stored before the events are claimed: a store failure leaves them unclaimed, so the EHR's retry applies them.
-  const s: SyncSummary = { pages: 0, fetched: n.resources.length, created: 0, duplicate: 0, invalid: 0, backfilledPatients: 0 };
+  const s: SyncSummary = { ...emptySummary(), fetched: n.resources.length };
   if (n.content === 'full-resource') await storeResources({ receiver: deps.receiver, log: deps.log, site, traceId }, n.resources, s);
   const id = await record(deps, site, n, 'received', refs);
   const fresh = numbers.length ? await claimEvents(deps.db, site.id, sub, id, numbers) : [];
@@ -131,10 +131,4 @@ async function events(deps: NotifyDeps, site: SiteConfig, n: ParsedNotification,
   if (n.content === 'full-resource') parts.push(`${s.created} resource(s) stored, ${s.duplicate} already stored, ${s.invalid} invalid`);
   if (refs.length) parts.push(`${refs.length} resource(s) to read from the site server`);
   return okOutcome(parts.join('; '));
-}
-
-/** The resource type of a reference ("Observation/1", ".../fhir/Observation/1", ".../Observation/1/_history/2"). */
-export function refType(ref: string): string {
-  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[^/]+)?$/.exec(ref);
-  return m ? m[1] : '';
 }

@@ -14,7 +14,7 @@ import { pruneNotifications, purgeUnenrolled } from '../store/purge';
 import { metrics } from '../metrics';
 import { enrolledPatients, listSiteSubscriptions, notificationRefs, recordContact, scopeHash, setNotificationState } from '../store/sites';
 import { reconcileSubscriptions, scopeDigest } from './subscriptions';
-import { storeResources, syncSite, type SyncSummary } from './sync';
+import { emptySummary, storeResources, syncSite, type SyncSummary } from './sync';
 import { SiteRequestError, type SiteClient } from './types';
 
 export interface SiteJobDeps {
@@ -88,7 +88,7 @@ async function resolve(deps: SiteJobDeps, site: SiteConfig, notificationId: numb
     }
   }
   await recordContact(deps.db, site.id);
-  const s: SyncSummary = { pages: 0, fetched: found.length, created: 0, duplicate: 0, invalid: 0, backfilledPatients: 0 };
+  const s: SyncSummary = { ...emptySummary(), fetched: found.length };
   await storeResources({ receiver: deps.receiver, log: deps.log, site, traceId }, found, s);
   // A resource deleted since the notification was sent is not an error: there is nothing left to store.
   const notes = [missing && `${missing} reference(s) no longer on the server`, skipped && `${skipped} reference(s) refused (${'another server or not readable'})`].filter(Boolean);

@@ -17,7 +17,7 @@ import type { Db } from '../store/db';
 import { deleteSiteSubscription, listSiteSubscriptions, recordContact, setScopeHash, upsertSiteSubscription } from '../store/sites';
 import type { SiteClient } from './types';
 import { criteriaString, scopeChunks, scopeParams, watchPlans } from './watch';
-import { matches } from './sync';
+import { matches, nextLink } from './sync';
 
 /** meta.tag system marking Subscriptions made by trialbridge; the code is the site id. */
 export const SUBSCRIPTION_TAG = 'urn:trialbridge:subscription';
@@ -73,7 +73,7 @@ export async function serverSubscriptions(client: SiteClient, siteId: string): P
   let page: Bundle | null = await client.search('Subscription', { _tag: `${SUBSCRIPTION_TAG}|${siteId}`, _count: '100' });
   for (let n = 0; page && n < 100; n++) {
     out.push(...(matches(page) as Subscription[]));
-    const next: string | undefined = page.link?.find((l) => l.relation === 'next')?.url;
+    const next = nextLink(page);
     page = next ? await client.search(next) : null;
   }
   return out;

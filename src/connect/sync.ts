@@ -49,14 +49,16 @@ export interface SyncSummary {
   backfilledPatients: number;
 }
 
-const emptySummary = (): SyncSummary => ({ pages: 0, fetched: 0, created: 0, duplicate: 0, invalid: 0, backfilledPatients: 0 });
+/** A summary with nothing counted yet. */
+export const emptySummary = (): SyncSummary => ({ pages: 0, fetched: 0, created: 0, duplicate: 0, invalid: 0, backfilledPatients: 0 });
 
 /** Resources of a searchset page that are matches (not `include`d or `outcome` entries). */
 export function matches(page: Bundle): Resource[] {
   return (page.entry ?? []).filter((e) => e.resource && (!e.search?.mode || e.search.mode === 'match')).map((e) => e.resource!);
 }
 
-const nextLink = (page: Bundle): string | null => page.link?.find((l) => l.relation === 'next')?.url ?? null;
+/** The `next` link of a searchset page, or null. */
+export const nextLink = (page: Bundle): string | null => page.link?.find((l) => l.relation === 'next')?.url ?? null;
 
 /** Validates and stores resources; invalid ones are counted and logged by type/id and problem count only (no values). */
 export async function storeResources(deps: Pick<SyncDeps, 'receiver' | 'log' | 'site' | 'traceId'>, resources: readonly Resource[], s: SyncSummary): Promise<void> {

@@ -112,22 +112,33 @@ function hookedClient(after: (n: number, page: Bundle) => Promise<void>): SiteCl
   };
 }
 
+/**
+ * One sync through the stack's receiver whose client, once the page holding `target` is answered (before it is
+ * stored), corrects `target` on the EHR to `value` and runs `also`. `done` says whether that happened.
+ */
+async function syncCorrecting(target: Observation, value: number, also?: () => Promise<void>) {
+  let done = false;
+  const client = hookedClient(async (_n, page) => {
+    if (done || !page.entry?.some((e) => e.resource?.id === target.id)) return;
+    done = true;
+    await ehr.update({ ...target, meta: undefined, valueQuantity: { ...target.valueQuantity, value } });
+    await also?.();
+  });
+  const receiver = createReceiver({ db: stack.db, mapQueue: stack.mapQueue, log: stack.log });
+  const s = await syncSite({ db: stack.db, log: stack.log, receiver, client, site: siteA(), codes: loadMappings(stack.config.mappingsDir).watchedCodes(), traceId: `t-${target.id}` });
+  return { s, done };
+}
+
 it('misses nothing when resources are updated while the poll pages through them', async () => {
   const fresh: Observation[] = [];
   for (let d = 10; d <= 15; d++) fresh.push(await ehr.create(bilirubin(p1, d, 30 + d)));
   const firstVersion = fresh[0].meta!.versionId;
-  const receiver = createReceiver({ db: stack.db, mapQueue: stack.mapQueue, log: stack.log });
   // Once the page holding the first new result is answered, that result is corrected (it moves to the end of
   // the _lastUpdated order, shifting every later result one place up: an offset-paged walk skips one) and
   // another result arrives.
-  let done = false;
-  const client = hookedClient(async (_n, page) => {
-    if (done || !page.entry?.some((e) => e.resource?.id === fresh[0].id)) return;
-    done = true;
-    await ehr.update({ ...fresh[0], meta: undefined, valueQuantity: { ...fresh[0].valueQuantity, value: 41.5 } });
+  const { s, done } = await syncCorrecting(fresh[0], 41.5, async () => {
     fresh.push(await ehr.create(bilirubin(p1, 16, 46)));
   });
-  const s = await syncSite({ db: stack.db, log: stack.log, receiver, client, site: siteA(), codes: loadMappings(stack.config.mappingsDir).watchedCodes(), traceId: 't' });
   expect(s.invalid).toBe(0);
   expect(done).toBe(true);
   await stack.settle();
@@ -163,16 +174,9 @@ it('misses nothing when a resource leaves a long run of equal lastUpdated while 
   const instant = new Date().toISOString();
   const tied: Observation[] = [];
   for (let d = 1; d <= 8; d++) tied.push(await ehr.create({ ...bilirubin(p1, d, 60 + d), effectiveDateTime: `2024-04-0${d}T08:00:00+08:00`, meta: { lastUpdated: instant } }));
-  const receiver = createReceiver({ db: stack.db, mapQueue: stack.mapQueue, log: stack.log });
-  let done = false;
   // Once the first page of the run is answered, its first member is corrected: it leaves the run and every
   // later member shifts one place up, so the server's offset link skips one of them.
-  const client = hookedClient(async (_n, page) => {
-    if (done || !page.entry?.some((e) => e.resource?.id === tied[0].id)) return;
-    done = true;
-    await ehr.update({ ...tied[0], meta: undefined, valueQuantity: { ...tied[0].valueQuantity, value: 99 } });
-  });
-  await syncSite({ db: stack.db, log: stack.log, receiver, client, site: siteA(), codes: loadMappings(stack.config.mappingsDir).watchedCodes(), traceId: 't2' });
+  const { done } = await syncCorrecting(tied[0], 99);
   expect(done).toBe(true);
   const stored = await inboundOf(stack.db, 'site-a');
   const current = (await ehr.repo.searchResources({ resourceType: 'Observation', filters: [] })) as Resource[];
