@@ -11,7 +11,7 @@ log() { printf 'demo: %s\n' "$*" >&2; }
 
 if [[ ! -d node_modules/tsx || ! -d node_modules/bullmq ]]; then
   log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund >&2
+  node scripts/install-deps.cjs >&2 || { log "npm install failed (see above); nothing was started"; exit 1; }
 fi
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/trialbridge-demo.XXXXXX")"
@@ -29,16 +29,30 @@ if [[ -z "${REDIS_URL:-}" ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get -qq update >&2
     DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends redis-server >&2
   fi
-  port=$((21000 + RANDOM % 2000))
+  # A port nobody listens on, and then proof that the server answering there is
+  # the one we started (its run_id from INFO), not another that took the port.
+  port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+  port=''
+  for _ in $(seq 1 50); do
+    candidate=$((21000 + RANDOM % 2000))
+    if port_free "$candidate"; then port=$candidate; break; fi
+  done
+  [[ -n "$port" ]] || { log "no free loopback port for redis-server in 21000-22999"; exit 1; }
   # BullMQ needs appendonly and noeviction (design.md habit 10).
   redis-server --bind 127.0.0.1 --port "$port" --dir "$workdir" --appendonly yes --maxmemory-policy noeviction \
-    --save '' --daemonize no >"$workdir/redis.log" 2>&1 &
+    --save '' --daemonize no --pidfile "$workdir/redis.pid" >"$workdir/redis.log" 2>&1 &
   redis_pid=$!
+  ours=''
   for _ in $(seq 1 100); do
-    redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
-    kill -0 "$redis_pid" 2>/dev/null || { cat "$workdir/redis.log" >&2; log "redis-server failed to start"; exit 1; }
+    kill -0 "$redis_pid" 2>/dev/null || { cat "$workdir/redis.log" >&2; log "redis-server failed to start (port $port taken?)"; exit 1; }
+    served_pid="$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')"
+    if [[ -n "$served_pid" ]]; then
+      [[ "$served_pid" == "$redis_pid" ]] && { ours=1; break; }
+      log "port $port answers as another redis-server (pid $served_pid), not ours"; exit 1
+    fi
     sleep 0.1
   done
+  [[ -n "$ours" ]] || { cat "$workdir/redis.log" >&2; log "redis-server did not answer on port $port"; exit 1; }
   export REDIS_URL="redis://127.0.0.1:$port"
   log "private redis-server on $REDIS_URL"
 fi
