@@ -9,3 +9,8 @@ export { mapResource } from './map-resource';
 export { MappingLoadError, formatProblem } from './problems';
 export { DEFAULT_MAPPINGS_DIR } from './paths';
 export { roundHalfUp } from './units';
+export type { AnalyteInfo, SiteCodeTarget } from './rule-types';
+export { unmappedCodings, type UnmappedCoding } from './unmapped';
+export { applySiteCodeMaps, resolveTarget, type SiteCodeMapEntry, type SiteWithCodeMap } from './site-code-map';
+export { PROTOCOL_SYSTEM_PREFIX } from './codes';
+export { itemUnits, type CrfQuantity, type ItemUnits, type SourceQuantity } from './item-units';

@@ -15,7 +15,7 @@ import { compileAnalytes, type AnalyteSource } from './compile-analytes';
 import { compileCrfFile, ExpressionCache, type RuleContext } from './compile-rules';
 import { RuleSet } from './mapping-set';
 import { MappingLoadError, ProblemSink, ptr } from './problems';
-import type { AnalytesFileJson, CompiledRule, CrfFileJson, MappingSet } from './rule-types';
+import type { AnalyteInfo, AnalyteJson, AnalytesFileJson, CompiledRule, CrfFileJson, MappingSet } from './rule-types';
 import { REPO_ROOT } from './paths';
 
 export const SCHEMA_PATH = path.join(REPO_ROOT, 'mappings', 'schema', 'rules.schema.json');
@@ -63,7 +63,12 @@ export function loadMappings(dir: string): MappingSet {
     // Stable sort: grouped by file, in check order within a file.
     throw new MappingLoadError(dir, [...sink.problems].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)));
   }
-  return new RuleSet(rules);
+  return new RuleSet(rules, analyteSources.map(({ json }) => analyteInfo(json)));
+}
+
+/** The catalogue entry of one schema-valid analyte group. */
+function analyteInfo(json: AnalyteJson): AnalyteInfo {
+  return { id: json.id, name: json.name, valueType: json.valueType, codes: json.codes.map((c) => ({ code: c.code, name: c.name, unit: c.unit ?? null })) };
 }
 
 /** Parses `<dir>/*.json` and `<dir>/crf/*.json` in a stable order; reports unreadable files. */

@@ -149,12 +149,12 @@ describe('analyte-specific units and pitfalls', () => {
 });
 
 describe('codes and codings', () => {
-  test('f204 creatinine: no LOINC coding, SNOMED in valueQuantity -> one no-rule review', () => {
+  test('f204 creatinine: no LOINC coding, SNOMED in valueQuantity -> no value and no review (counted as unmapped)', () => {
     const file = path.resolve(__dirname, '../../../shared/fhir-samples/hl7-fhir-r4-spec-examples/observation-diagnosticreport/observation-example-f204-creatinine.json');
     const f204 = fs.existsSync(file)
       ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Resource)
       : observation([], { valueQuantity: { value: 122, unit: 'umol/L', system: 'http://snomed.info/sct', code: '258814008' } }, { code: { coding: [{ system: 'https://intranet.aumc.nl/labtestcodes', code: '20005' }] } });
-    expect(review('NCT02812121', f204)).toMatchObject({ reason: 'no-rule', ruleId: null, detail: expect.stringContaining('no LOINC coding') });
+    expect(mapResource(set, 'NCT02812121', f204)).toEqual([]);
   });
 
   test('LOINC + SNOMED codings: matched by the LOINC one', () => {
@@ -166,8 +166,28 @@ describe('codes and codings', () => {
     expect(value('NCT05985863', quantity(['3141-9', '29463-7'], q(70, 'kg')))).toMatchObject({ value: 70, code: '3141-9' });
   });
 
-  test.each(['29615-2', '2339-0'])('LOINC %s is in no group -> no-rule naming it', (loinc) => {
-    expect(review('NCT05985863', quantity(loinc, q(1, 'mg/dL')))).toMatchObject({ reason: 'no-rule', detail: expect.stringContaining(loinc) });
+  test.each(['29615-2', '2339-0', '8310-5'])('LOINC %s is in no group -> nothing for a data manager', (loinc) => {
+    expect(mapResource(set, 'NCT05985863', quantity(loinc, q(1, 'mg/dL')))).toEqual([]);
+  });
+
+  test.each([
+    ['creatinine + prothrombin time, unconvertible unit', ['2160-0', '5902-2'], q(73.25, 'K/uL')],
+    ['creatinine + prothrombin time, usable unit', ['2160-0', '5902-2'], q(73.25, 'mg/dL')],
+    ['bilirubin + albumin', ['1975-2', '1751-7'], q(73.25, 'mg/dL')],
+  ])('two analyte groups in one Observation (%s) -> ONE ambiguous-code review, no value', (_name, codes, vq) => {
+    const r = review('NCT05985863', quantity(codes, vq));
+    expect(r).toMatchObject({ reason: 'ambiguous-code', ruleId: null });
+    for (const c of codes) expect(r.detail).toContain(c);
+    expect(r.detail).not.toContain(String(vq.value));
+  });
+
+  test.each([
+    ['urn:trialbridge:eligibility', 'NCT05985863/I1', { valueBoolean: true }],
+    ['urn:trialbridge:finding', 'ascites', { valueCodeableConcept: { coding: [{ system: 'urn:trialbridge:finding-value', code: 'mild' }] } }],
+    ['urn:trialbridge:finding', 'dialysis', { valueBoolean: false }],
+  ])('clinician answers and findings (%s|%s) are for the protocol engine: no review', (system, code, v) => {
+    const r = { resourceType: 'Observation', status: 'final', code: { coding: [{ system, code }] }, effectiveDateTime: WHEN, ...v } as unknown as Resource;
+    for (const trial of set.trials) expect(mapResource(set, trial, r)).toEqual([]);
   });
 
   test('unknown trial -> no-rule; non-Observation -> nothing to map', () => {

@@ -2,34 +2,36 @@
  * mapResource: one FHIR resource -> CRF values or review items for one trial. Pure: no
  * I/O, no clock, never throws on odd data (every odd shape becomes a review with a reason).
  *
- * Only Observations are mapped (every shipped rule has resourceType Observation). Other
- * resource types yield no outcome, so the worker does not queue a review per infusion;
- * an Observation no rule matches yields exactly one 'no-rule' review.
+ * Only Observations are mapped (every shipped rule has resourceType Observation). Review
+ * items are for values that belong to a CRF item of the trial and could not become a
+ * trustworthy number: an Observation no rule of the trial matches yields nothing (one
+ * whose codes no trial maps is counted as unmapped by the caller, see unmapped.ts), and
+ * clinician answers and findings are read by the protocol engine, not here. An
+ * Observation whose codings name two different analyte groups is ambiguous: one review
+ * item, no value (a value cannot be, say, both creatinine and prothrombin time).
  * Details name elements, units and codes, never the value (design.md habit 9).
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { TypedResult } from './fhirpath-engine';
+import { isProtocolObservation, ruleCodes, type ObservationLike, type RuleCode } from './codes';
 import { mapQuantity, type QuantityJson } from './quantity';
-import { LOINC_SYSTEM, type CompiledRule, type MappingSet } from './rule-types';
+import type { CompiledRule, MappingSet } from './rule-types';
 import type { MapContext, MapOutcome, ReviewNeeded, ReviewReason } from './types';
 
 /** Statuses whose value must not reach a CRF (FHIR R4 ObservationStatus). */
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled']);
 
-interface ObservationLike {
-  readonly resourceType: string;
-  readonly status?: unknown;
-  readonly code?: { readonly coding?: unknown };
-  readonly dataAbsentReason?: unknown;
-}
-
+/** Maps one resource for one trial; see the module comment for what yields nothing. */
 export function mapResource(set: MappingSet, trial: string, resource: Resource, ctx: MapContext = {}): MapOutcome[] {
   const obs = resource as unknown as ObservationLike;
   if (obs?.resourceType !== 'Observation') return [];
-  const codings = loincCodes(obs);
   if (!set.hasTrial(trial)) return [review(trial, null, 'no-rule', `trial ${trial} has no mapping rules`)];
-  const matched = matchRules(set, trial, codings);
-  if (matched.length === 0) return [review(trial, null, 'no-rule', noRuleDetail(obs, codings))];
+  if (isProtocolObservation(obs)) return [];
+  const codes = ruleCodes(set, obs, ctx.site);
+  const matched = matchRules(set, trial, codes);
+  if (matched.length === 0) return [];
+  const ambiguous = ambiguity(set, codes);
+  if (ambiguous) return [review(trial, null, 'ambiguous-code', ambiguous)];
   if (typeof obs.status === 'string' && UNUSABLE_STATUS.has(obs.status)) {
     return matched.map(({ rule }) => review(trial, rule.id, 'unusable-status', `Observation.status is '${obs.status}'`));
   }
@@ -38,15 +40,15 @@ export function mapResource(set: MappingSet, trial: string, resource: Resource, 
     const outcome = guarded(rule, () => applyRule(rule, code, obs, ctx));
     if (outcome) outcomes.push(outcome);
   }
-  return outcomes.length ? outcomes : [review(trial, null, 'no-rule', `every rule for LOINC ${codings.join(', ')} excluded it by its where() guard`)];
+  return outcomes;
 }
 
-/** Rules matched by any LOINC coding, each once, with the first coding that matched it. */
-function matchRules(set: MappingSet, trial: string, codes: readonly string[]): Array<{ rule: CompiledRule; code: string }> {
+/** Rules matched by any code, each once, with the first code that matched it. */
+function matchRules(set: MappingSet, trial: string, codes: readonly RuleCode[]): Array<{ rule: CompiledRule; code: RuleCode }> {
   const seen = new Set<string>();
-  const out: Array<{ rule: CompiledRule; code: string }> = [];
+  const out: Array<{ rule: CompiledRule; code: RuleCode }> = [];
   for (const code of codes) {
-    for (const rule of set.rulesForCode(trial, code)) {
+    for (const rule of set.rulesForCode(trial, code.loinc)) {
       if (seen.has(rule.id)) continue;
       seen.add(rule.id);
       out.push({ rule, code });
@@ -55,16 +57,18 @@ function matchRules(set: MappingSet, trial: string, codes: readonly string[]): A
   return out;
 }
 
-function loincCodes(obs: ObservationLike): string[] {
-  const codings = Array.isArray(obs.code?.coding) ? (obs.code.coding as Array<{ system?: unknown; code?: unknown }>) : [];
-  return codings.filter((c) => c?.system === LOINC_SYSTEM && typeof c.code === 'string').map((c) => (c.code as string).trim());
-}
-
-function noRuleDetail(obs: ObservationLike, loinc: readonly string[]): string {
-  if (loinc.length) return `no rule for LOINC ${loinc.join(', ')}`;
-  const codings = Array.isArray(obs.code?.coding) ? (obs.code.coding as Array<{ system?: unknown }>) : [];
-  const systems = [...new Set(codings.map((c) => String(c?.system ?? '(no system)')))];
-  return systems.length ? `Observation.code has no LOINC coding (systems: ${systems.join(', ')})` : 'Observation.code has no coding';
+/** A PHI-free description when the codes belong to more than one analyte group, else null. */
+function ambiguity(set: MappingSet, codes: readonly RuleCode[]): string | null {
+  const groups = new Map<string, string[]>();
+  for (const c of codes) {
+    const g = set.analyteOfCode(c.loinc);
+    if (!g) continue;
+    const label = c.localCode ? `${c.localCode} (site code map: LOINC ${c.loinc})` : `LOINC ${c.loinc}`;
+    groups.set(g.id, [...(groups.get(g.id) ?? []), label]);
+  }
+  if (groups.size < 2) return null;
+  const parts = [...groups].map(([id, labels]) => `${id}: ${labels.join(', ')}`);
+  return `Observation.code has codings of ${groups.size} analyte groups (${parts.join('; ')}); the value can only be one of them`;
 }
 
 /** A rule whose expression throws at run time becomes a review, not a crashed job. */
@@ -76,7 +80,7 @@ function guarded(rule: CompiledRule, fn: () => MapOutcome | null): MapOutcome | 
   }
 }
 
-function applyRule(rule: CompiledRule, code: string, obs: ObservationLike, ctx: MapContext): MapOutcome | null {
+function applyRule(rule: CompiledRule, code: RuleCode, obs: ObservationLike, ctx: MapContext): MapOutcome | null {
   const rv = (reason: ReviewReason, detail: string) => review(rule.trial, rule.id, reason, detail);
   if (rule.where && !isTrue(rule.where.evaluate(obs))) return null;
   if (obs.dataAbsentReason !== undefined) return rv('missing-value', 'Observation.dataAbsentReason is present');
@@ -85,11 +89,11 @@ function applyRule(rule: CompiledRule, code: string, obs: ObservationLike, ctx: 
   if (values.length > 1) return rv('unexpected-value-type', `${rule.value.source} returned ${values.length} items`);
   const effective = effectiveTime(rule, obs, ctx);
   if (!effective) return rv('missing-effective-time', 'no effective[x] or issued on the Observation and no fallback from a DiagnosticReport');
-  const mapped = rule.analyte.valueType === 'quantity' ? quantityValue(values[0], rule, code) : codedValue(values[0], rule);
+  const mapped = rule.analyte.valueType === 'quantity' ? quantityValue(values[0], rule, code.loinc) : codedValue(values[0], rule);
   if (!mapped.ok) return rv(mapped.reason, mapped.detail);
   return {
     kind: 'value', trial: rule.trial, form: rule.form, item: rule.item, value: mapped.value, unit: rule.unit,
-    originalValue: mapped.original, originalUnit: mapped.originalUnit, effective, ruleId: rule.id, code,
+    originalValue: mapped.original, originalUnit: mapped.originalUnit, effective, ruleId: rule.id, code: code.loinc, localCode: code.localCode,
   };
 }
 

@@ -128,6 +128,20 @@ export interface CompiledRule {
   readonly source: string;
 }
 
+/** An analyte group as a person reads it (names for preview suggestions, units for checks). */
+export interface AnalyteInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly valueType: 'quantity' | 'coded';
+  readonly codes: ReadonlyArray<{ readonly code: string; readonly name: string; readonly unit: string | null }>;
+}
+
+/** What a site's local code stands for: the LOINC code of an analyte group (README "Connect a site", `codeMap`). */
+export interface SiteCodeTarget {
+  readonly loinc: string;
+  readonly analyte: string;
+}
+
 /** The loaded, validated, immutable rule set (design.md habit 1). */
 export interface MappingSet {
   /** Trial keys, sorted. */
@@ -140,4 +154,12 @@ export interface MappingSet {
   rulesForCode(trial: string, loincCode: string): readonly CompiledRule[];
   /** Every LOINC code used by any rule, sorted (for subscriptions and pollers). */
   watchedCodes(): string[];
+  /** Every analyte group of mappings/analytes.json, in file order. */
+  readonly analytes: readonly AnalyteInfo[];
+  /** The analyte group a LOINC code belongs to, when some trial's rule uses that group. */
+  analyteOfCode(loincCode: string): AnalyteInfo | undefined;
+  /** A site's local coding (`system|code`) translated by its code map, or undefined. */
+  siteCode(site: string, system: string, code: string): SiteCodeTarget | undefined;
+  /** The same rules with these site code maps (site id -> `system|code` -> target); see site-code-map.ts. */
+  withSiteCodes(siteCodes: ReadonlyMap<string, ReadonlyMap<string, SiteCodeTarget>>): MappingSet;
 }

@@ -11,8 +11,10 @@ import type { MappingSet } from './rule-types';
 
 /** Why a resource (or one rule applied to it) could not produce a CRF value. */
 export type ReviewReason =
-  /** No rule of this trial matches any coding of the resource. */
+  /** The trial has no mapping rules at all (configuration). */
   | 'no-rule'
+  /** Observation.code names two different analyte groups: which one the value is cannot be decided. */
+  | 'ambiguous-code'
   /** The value is absent (no valueQuantity/valueCodeableConcept/..., or dataAbsentReason). */
   | 'missing-value'
   /** valueQuantity has neither a UCUM code nor a unit text. */
@@ -43,8 +45,10 @@ export interface MappedValue {
   /** ISO 8601 effective time (effectiveDateTime, effectivePeriod.start, effectiveInstant or issued). */
   readonly effective: string;
   readonly ruleId: string;
-  /** The LOINC (or other) code that matched. */
+  /** The LOINC code that matched. */
   readonly code: string;
+  /** `system|code` of the site's local coding when the match came through the site code map, else null. */
+  readonly localCode: string | null;
 }
 
 /** A permanent problem: becomes a review item, never retried. */
@@ -64,6 +68,8 @@ export type MapOutcome = MappedValue | ReviewNeeded;
 export interface MapContext {
   /** Effective time inherited from a DiagnosticReport that lists this Observation in `result`. */
   readonly fallbackEffective?: string;
+  /** The sending site, whose code map (if any) translates its local codes. */
+  readonly site?: string;
 }
 
 /** One problem found while loading mapping files. */
