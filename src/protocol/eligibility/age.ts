@@ -43,6 +43,18 @@ export function completedYears(birth: Ymd, on: Ymd): number {
   return on.y - birth.y - (reached ? 0 : 1);
 }
 
+/**
+ * Completed years of a patient on a local date, or null when the birth date is missing,
+ * invalid, later than `on`, or too partial to give one age (score inputs, §5 CLIF-C ACLF).
+ */
+export function ageOn(birthDate: string | null | undefined, on: string): number | null {
+  const bounds = birthDate ? birthBounds(birthDate) : null;
+  if (!bounds) return null;
+  const oldest = completedYears(bounds.earliest, ymd(on));
+  const youngest = completedYears(bounds.latest, ymd(on));
+  return oldest === youngest && youngest >= 0 ? youngest : null;
+}
+
 function ymd(date: string): Ymd {
   const [y, m, d] = date.split('-').map(Number);
   return { y, m, d };

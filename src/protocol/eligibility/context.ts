@@ -3,6 +3,7 @@
  * from (screening, or before the onset of liver failure), and "latest value in the
  * window" selection. Days are local calendar dates (clinical-reference §6).
  */
+import type { ItemUnits } from '../../mapping';
 import { addDays, toTimePoint, type LocalDate, type TimePoint } from '../schedule';
 import type { Trial } from '../trials';
 import type { ClinicalFinding, CodedFact, EligibilityFacts, FindingKind, LabFact, Verdict } from './types';
@@ -36,6 +37,7 @@ export interface EvalContext {
   readonly labs: readonly Dated<LabFact>[];
   readonly findings: readonly Dated<ClinicalFinding>[];
   readonly answers: readonly CodedFact[];
+  readonly units: ItemUnits;
 }
 
 /** Builds the screening context; throws when the screening date is not a full FHIR date (a caller bug). */
@@ -52,6 +54,7 @@ export function screeningContext(trial: Trial, facts: EligibilityFacts, lookback
     labs: dated(facts.labs, (l) => l.effective, facts.timeZone),
     findings: dated(facts.findings ?? [], (f) => f.effective, facts.timeZone),
     answers: facts.answers ?? [],
+    units: facts.units,
   };
 }
 

@@ -3,6 +3,8 @@
  * one subject's screening facts (clinical-reference §0, §1, §4, §7).
  */
 export { evaluateEligibility, CLINICAL_REFERENCE_SECTIONS } from './evaluate';
+export { ageOn } from './age';
+export { ASSUMED_NO_DIALYSIS } from './scores';
 export {
   CHRONIC_HBV_EXTRA_CODES,
   DEFAULT_SCREENING_LOOKBACK_DAYS,

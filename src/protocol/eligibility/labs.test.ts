@@ -30,7 +30,7 @@ describe('APASL jaundice, TBIL >= 5 mg/dL (NCT05985863 I2a, §1.1, §3)', () => 
     ['no result', [] as LabFact[]],
     ['a non-numeric result', [lab('TBIL', 'high', 'mg/dL')]],
     ['a result without unit', [lab('TBIL', 6, null)]],
-    ['a unit that cannot be converted', [lab('TBIL', 6, 'g/L')]],
+    ['a unit that cannot be converted (catalytic activity, not a concentration)', [lab('TBIL', 6, 'U/L')]],
   ])('%s -> unknown, never met (§0)', (_name, labs) => {
     expect(criterion(ACLF, facts({ labs }), 'I2a').verdict).toBe('unknown');
   });
@@ -67,7 +67,7 @@ describe('jaundice, TBIL >= 10 x ULN (NCT02812121 I1a, §1.3, §5)', () => {
     [209.9, 'umol/L', { value: 21, unit: 'umol/L' }, 'not-met'],
     [171, 'umol/L', { value: 21, unit: 'umol/L' }, 'not-met'], // the lab's own ULN wins over the default
     [205.2, 'umol/L', { value: 1.2, unit: 'mg/dL' }, 'met'], // 1.2 mg/dL = 20.52 umol/L
-    [300, 'umol/L', { value: 21, unit: 'g/L' }, 'unknown'], // unusable ULN: not silently the default
+    [300, 'umol/L', { value: 21, unit: 'U/L' }, 'unknown'], // unusable ULN: not silently the default
   ])('TBIL %p %s, referenceRange.high %j -> %s', (value, unit, high, verdict) => {
     expect(criterion(HBV, facts({ labs: [lab('TBIL', value, unit, undefined, { referenceHigh: high })] }), 'I1a').verdict).toBe(verdict);
   });

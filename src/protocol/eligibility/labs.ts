@@ -4,13 +4,15 @@
  *
  * Convert first, then compare with the 1e-9 tolerance of the score library (§0 "Float
  * comparisons"): 85.5 µmol/L / 17.1 = 5.0 meets TBIL >= 5 mg/dL, 85.0 (4.97) does not;
- * PTA < 40 is strict, so 40 does not meet it.
+ * PTA < 40 is strict, so 40 does not meet it. Values are converted by the trial's CRF unit
+ * converter from the source value when the CRF value is that value rounded, so a CRF
+ * rounding never moves a result across a threshold (design.md "One converter").
  */
 import { above, atLeast, atMost, below } from '../scores';
 import type { LabThresholdRule, TbilUlnMultipleRule } from '../trials';
 import { missingText, pickLab, refsOf, unknownOutcome, type Dated, type EvalContext, type Outcome } from './context';
 import type { LabFact } from './types';
-import { convertUnit, fmt, fmtComputed, withUnit } from './units';
+import { fmt, fmtComputed, withUnit } from './units';
 
 type Op = LabThresholdRule['op'];
 
@@ -41,10 +43,10 @@ export function readLab(ctx: EvalContext, item: string, unit: string, threshold?
     return { ok: false, outcome: unknownOutcome(`${item} result ${JSON.stringify(lab.value)} on ${lab.at.date} is not a number`, evidence) };
   }
   if (lab.unit === null) return { ok: false, outcome: unknownOutcome(`${item} ${fmt(lab.value)} on ${lab.at.date} has no unit`, evidence) };
-  const value = convertUnit(item, lab.value, lab.unit, unit);
+  const value = ctx.units.valueIn(lab, unit);
   if (value === null) return { ok: false, outcome: unknownOutcome(`${item} in ${lab.unit} cannot be converted to ${unit}`, evidence) };
   const recorded = `${item} ${withUnit(fmt(lab.value), lab.unit)} on ${lab.at.date}`;
-  const converted = value === lab.value ? '' : ` = ${withUnit(fmtComputed(value, threshold), unit)}`;
+  const converted = value === lab.value && ctx.units.canonical(item, lab.unit) === ctx.units.canonical(item, unit) ? '' : ` = ${withUnit(fmtComputed(value, threshold), unit)}`;
   return { ok: true, lab, value, text: recorded + converted };
 }
 
@@ -76,7 +78,7 @@ export function evaluateTbilUlnMultiple(ctx: EvalContext, rule: TbilUlnMultipleR
   let uln = rule.defaultUln.value;
   let ulnText = `default ULN ${withUnit(fmt(uln), unit)}`;
   if (high) {
-    const converted = Number.isFinite(high.value) && high.value > 0 ? convertUnit(rule.item, high.value, high.unit, unit) : null;
+    const converted = Number.isFinite(high.value) && high.value > 0 ? ctx.units.convert(rule.item, high.value, high.unit, unit) : null;
     if (converted === null) {
       return unknownOutcome(`${read.text}: its referenceRange.high ${high.value} ${high.unit} cannot be used as the ULN in ${unit}`, evidence);
     }

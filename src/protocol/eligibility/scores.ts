@@ -6,10 +6,12 @@
  * Labs come from the context window (screening, or before onset). Clinician inputs
  * (dialysis for MELD, ascites and HE for Child-Pugh, sex for MELD 3.0) come from dated
  * findings. When one is not recorded the score is computed for every value it could take:
- * if all results fall on the same side of the range the verdict stands (e.g. MELD 16.74
- * -> 17 without dialysis and 30 with it: 17-30 either way), otherwise UNKNOWN (§0).
+ * if all results fall on the same side of the range the verdict stands, otherwise UNKNOWN
+ * (§0). Dialysis is the exception the trial file decides (defaults.meld.unrecordedDialysis):
+ * by default an unrecorded dialysis is scored as none, the UNOS convention that §1.3 I3a
+ * and the §4.1 vectors M10/M11 (dialysis "no") rest on, and the reason states it.
  */
-import { albuminGLToGDl, atLeast, atMost, childPugh, meld, meld3, meldNa, type Ascites, type CtpEncephalopathy, type ScoreResult } from '../scores';
+import { atLeast, atMost, childPugh, meld, meld3, meldNa, type Ascites, type CtpEncephalopathy, type ScoreResult } from '../scores';
 import type { ScoreName, ScoreRangeRule } from '../trials';
 import { pickFinding, refsOf, unknownOutcome, type EvalContext, type Outcome } from './context';
 import { readLab } from './labs';
@@ -45,23 +47,26 @@ const SPECS: Partial<Record<ScoreName, ScoreSpec>> = {
     compute: (l, c) => meldNa({ ...meldInput(l, c), sodiumMmolL: l.NA }),
   },
   'MELD-3.0': {
-    labs: [...MELD_LABS, { item: 'NA', unit: 'mmol/L' }, { item: 'ALB', unit: 'g/L' }],
+    labs: [...MELD_LABS, { item: 'NA', unit: 'mmol/L' }, { item: 'ALB', unit: 'g/dL' }],
     inputs: [DIALYSIS, { name: 'female', values: [false, true] }],
-    compute: (l, c) => meld3({ ...meldInput(l, c), sodiumMmolL: l.NA, albuminGDl: albuminGLToGDl(l.ALB), female: c.female as boolean }),
+    compute: (l, c) => meld3({ ...meldInput(l, c), sodiumMmolL: l.NA, albuminGDl: l.ALB, female: c.female as boolean }),
   },
   CTP: {
     labs: [
       { item: 'TBIL', unit: 'mg/dL' },
-      { item: 'ALB', unit: 'g/L' },
+      { item: 'ALB', unit: 'g/dL' },
       { item: 'INR', unit: '{INR}' },
     ],
     inputs: [
       { name: 'ascites', finding: 'ascites', values: ['none', 'mild', 'moderate-severe'] },
       { name: 'encephalopathy', finding: 'encephalopathy', values: ['none', 'grade-1-2', 'grade-3-4'] },
     ],
-    compute: (l, c) => childPugh({ bilirubinMgDl: l.TBIL, albuminGDl: albuminGLToGDl(l.ALB), inr: l.INR, ascites: c.ascites as Ascites, encephalopathy: c.encephalopathy as CtpEncephalopathy }),
+    compute: (l, c) => childPugh({ bilirubinMgDl: l.TBIL, albuminGDl: l.ALB, inr: l.INR, ascites: c.ascites as Ascites, encephalopathy: c.encephalopathy as CtpEncephalopathy }),
   },
 };
+
+/** The assumption stated in the reason when no dialysis finding is recorded (TrialDefaults.meld). */
+export const ASSUMED_NO_DIALYSIS = 'dialysis not recorded, scored as none (UNOS convention; trial defaults.meld.unrecordedDialysis assume-none)';
 
 /** An integer score as is, a raw one with two decimals. */
 const num = (x: number): string => (Number.isInteger(x) ? String(x) : fmtComputed(x));
@@ -86,6 +91,9 @@ function clinicianInputs(ctx: EvalContext, spec: ScoreSpec) {
     }
     const pick = pickFinding(ctx, input.finding!);
     if (pick.kind === 'one') return { name: input.name, values: [pick.value.value as unknown], text: `${input.name} ${String(pick.value.value)}`, refs: [pick.value.ref] };
+    if (input.name === 'dialysis' && pick.kind === 'none' && ctx.trial.defaults.meld.unrecordedDialysis === 'assume-none') {
+      return { name: input.name, values: [false], text: ASSUMED_NO_DIALYSIS, refs: [] };
+    }
     return { name: input.name, values: input.values, text: `${input.name} ${pick.kind === 'conflict' ? 'conflicting' : 'not recorded'}`, refs: refsOf(pick) };
   });
 }

@@ -1,12 +1,22 @@
 /**
- * Test-only builders for the eligibility tests (not exported from index.ts). Trials are
- * the SHIPPED files (mappings/trials), loaded once through loadTrials.
+ * Test-only builders for the eligibility tests (not exported from index.ts). Trials and
+ * their CRF unit converters are the SHIPPED files (mappings/trials, mappings/crf), loaded once.
  */
+import { DEFAULT_MAPPINGS_DIR, itemUnits, loadMappings, type ItemUnits } from '../../mapping';
 import { loadTrials, type Trial } from '../trials';
 import { evaluateEligibility } from './evaluate';
 import type { ClinicalFinding, CodedFact, CriterionResult, EligibilityFacts, EligibilityOptions, LabFact } from './types';
 
 const shipped = loadTrials();
+const mappings = loadMappings(DEFAULT_MAPPINGS_DIR);
+
+/** The shipped CRF unit converter of a trial. */
+export function unitsOf(key: string): ItemUnits {
+  return itemUnits(mappings, key);
+}
+
+/** Facts built without a trial get this converter; criterion() swaps in the evaluated trial's. */
+const DEFAULT_UNITS = unitsOf('NCT05985863');
 
 export function trial(key: string): Trial {
   const t = shipped.get(key);
@@ -22,7 +32,7 @@ export const RECENT = '2024-05-30T08:00:00+08:00';
 export const ANSWER_SYSTEM = 'urn:trialbridge:eligibility';
 
 export function facts(over: Partial<EligibilityFacts> = {}): EligibilityFacts {
-  return { screeningDate: SCREENING, timeZone: TZ, patient: { birthDate: '1980-01-15', gender: 'male', ref: 'Patient/p1' }, labs: [], answers: [], findings: [], ...over };
+  return { screeningDate: SCREENING, timeZone: TZ, patient: { birthDate: '1980-01-15', gender: 'male', ref: 'Patient/p1' }, labs: [], answers: [], findings: [], units: DEFAULT_UNITS, ...over };
 }
 
 let counter = 0;
@@ -59,7 +69,7 @@ export function finding(kind: ClinicalFinding['kind'], value: ClinicalFinding['v
 
 /** The result of one criterion. */
 export function criterion(key: string, f: EligibilityFacts, id: string, options?: EligibilityOptions): CriterionResult {
-  const result = evaluateEligibility(trial(key), f, options);
+  const result = evaluateEligibility(trial(key), f.units === DEFAULT_UNITS ? { ...f, units: unitsOf(key) } : f, options);
   const c = result.criteria.find((x) => x.id === id);
   if (!c) throw new Error(`${key} has no criterion ${id}`);
   return c;

@@ -5,7 +5,8 @@
  * Missing or unusable inputs make a criterion UNKNOWN, never met
  * (clinical-reference §0 "Missing or unknown data"; design.md habit 7).
  */
-import type { Ascites, CtpEncephalopathy } from '../scores';
+import type { ItemUnits, SourceQuantity } from '../../mapping';
+import type { Ascites, ClifSubscore, CtpEncephalopathy } from '../scores';
 import type { Coding } from '../trials';
 
 /**
@@ -38,6 +39,8 @@ export interface LabFact {
   readonly ref: string;
   /** referenceRange.high of the source Observation, in its own unit (NCT02812121 I1a ULN, §1.3). */
   readonly referenceHigh?: { readonly value: number; readonly unit: string } | null;
+  /** The value as the source gave it: rules compare at the source's precision (design.md "One converter"). */
+  readonly source?: SourceQuantity | null;
 }
 
 /** The value of a clinician answer Observation. */
@@ -68,7 +71,10 @@ export type ClinicalFinding =
   | { readonly kind: 'ascites'; readonly value: Ascites; readonly effective: string; readonly ref: string }
   | { readonly kind: 'encephalopathy'; readonly value: CtpEncephalopathy; readonly effective: string; readonly ref: string }
   /** >= 2 dialysis treatments or 24 h CVVHD in the 7 days before (OPTN, §4.1). */
-  | { readonly kind: 'dialysis'; readonly value: boolean; readonly effective: string; readonly ref: string };
+  | { readonly kind: 'dialysis'; readonly value: boolean; readonly effective: string; readonly ref: string }
+  /** CLIF-C OF circulation or respiration band 1-3 (§5 table), recorded by a clinician. */
+  | { readonly kind: 'circulation'; readonly value: ClifSubscore; readonly effective: string; readonly ref: string }
+  | { readonly kind: 'respiration'; readonly value: ClifSubscore; readonly effective: string; readonly ref: string };
 
 export type FindingKind = ClinicalFinding['kind'];
 
@@ -86,6 +92,8 @@ export interface EligibilityFacts {
   };
   /** CRF lab values of this trial, any date (screening, pre-onset and history alike). */
   readonly labs: readonly LabFact[];
+  /** The trial's CRF unit converter (src/mapping): the only way rules change a value's unit. */
+  readonly units: ItemUnits;
   readonly answers?: readonly CodedFact[];
   readonly findings?: readonly ClinicalFinding[];
   /** Date of onset of liver failure (pre-onset rules, §1.1 E2); else read from the rule's onset answer. */

@@ -5,9 +5,10 @@
  * job both call this, so they cannot disagree.
  */
 import type { Condition, MedicationAdministration, Observation, Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
-import { evaluateEligibility, type CodedFact, type EligibilityFacts } from '../eligibility';
+import type { ItemUnits, SourceQuantity } from '../../mapping';
+import { ageOn, evaluateEligibility, type CodedFact, type EligibilityFacts } from '../eligibility';
 import { evaluateSchedule, type ScheduleEvaluation } from '../schedule';
-import { addDays, localDateOf, toTimePoint } from '../schedule/dates';
+import { addDays, localDateOf, siteLocalTime, toTimePoint } from '../schedule/dates';
 import { findArm, type Trial } from '../trials';
 import { clinicalFindings, latestFinding } from './findings';
 import { reportFlags } from './flags';
@@ -29,6 +30,8 @@ export interface CrfEntry {
   /** Database id, when the value is stored (visit assignments refer to it). */
   readonly id?: number;
   readonly referenceHigh?: { readonly value: number; readonly unit: string } | null;
+  /** The value and unit the source resource gave (MappedValue.originalValue/originalUnit and code). */
+  readonly original?: SourceQuantity | null;
 }
 
 
@@ -41,6 +44,8 @@ export interface SubjectInput {
   /** The patient's other resources: MedicationAdministration, Condition, Observation (answers). */
   readonly resources: readonly Resource[];
   readonly crf: readonly CrfEntry[];
+  /** The trial's CRF unit converter (src/mapping itemUnits). */
+  readonly units: ItemUnits;
   readonly reviews: readonly OpenReview[];
   /** Evaluation date (FHIR date or dateTime). */
   readonly asOf: string;
@@ -82,7 +87,8 @@ function eligibilityFacts(input: SubjectInput, screeningDate: string): Eligibili
     screeningDate,
     timeZone: input.site.timeZone,
     patient: { birthDate: p?.birthDate ?? null, gender: (p?.gender as EligibilityFacts['patient']['gender']) ?? null, ref: p?.id ? `Patient/${p.id}` : null },
-    labs: input.crf.map((c) => ({ item: c.item, value: c.value, unit: c.unit, effective: c.effective, ref: c.source, referenceHigh: c.referenceHigh ?? null })),
+    labs: input.crf.map((c) => ({ item: c.item, value: c.value, unit: c.unit, effective: c.effective, ref: c.source, referenceHigh: c.referenceHigh ?? null, source: c.original ?? null })),
+    units: input.units,
     answers: codedFacts(input.resources),
     findings: clinicalFindings(input.resources),
   };
@@ -106,7 +112,7 @@ function placeCrf(input: SubjectInput, sched: ScheduleEvaluation, screeningDate:
       const d = toTimePoint(c.effective, tz)?.date;
       if (d && d >= scrFrom && d <= screeningDate) visit = 'SCR';
     }
-    return { visit, form: c.form, item: c.item, value: c.value, unit: c.unit, source: c.source, effective: c.effective, status };
+    return { visit, form: c.form, item: c.item, value: c.value, unit: c.unit, source: c.source, effective: c.effective, ...siteLocalTime(c.effective, tz), status };
   });
 }
 
@@ -130,6 +136,7 @@ export function buildSubjectReport(input: SubjectInput): BuiltReport {
   const visitsWithValues = [...new Set(crf.filter((c) => c.visit && c.status !== 'not-selected').map((c) => c.visit!))];
   const female = input.patient?.gender === 'female' ? true : input.patient?.gender === 'male' ? false : null;
   const findings = clinicalFindings(input.resources);
+  const originals = new Map(input.crf.map((c) => [`${c.source}|${c.item}`, c.original ?? null]));
   for (const v of visitsWithValues) {
     const values = crf.filter((c) => c.visit === v && c.status !== 'not-selected');
     // Findings of the visit: the latest one dated in the 7 days up to the visit's last value (§0 baseline window).
@@ -139,11 +146,17 @@ export function buildSubjectReport(input: SubjectInput): BuiltReport {
       const d = toTimePoint(eff, site.timeZone)?.date;
       return !!d && d >= from && d <= last;
     };
-    scores.push(...scoresAtVisit(v, values, {
+    const withSource = values.map((c) => ({ item: c.item, value: c.value, unit: c.unit, source: originals.get(`${c.source}|${c.item}`) ?? null }));
+    scores.push(...scoresAtVisit(v, withSource, {
       female,
       dialysis: latestFinding(findings, 'dialysis', within)?.value ?? null,
+      unrecordedDialysis: trial.defaults.meld.unrecordedDialysis,
       ascites: latestFinding(findings, 'ascites', within)?.value,
       encephalopathy: latestFinding(findings, 'encephalopathy', within)?.value,
+      circulation: latestFinding(findings, 'circulation', within)?.value,
+      respiration: latestFinding(findings, 'respiration', within)?.value,
+      ageYears: ageOn(input.patient?.birthDate, last || asOfDate),
+      units: input.units,
     }));
   }
   const resultDate = new Map(sched.kind === 'scheduled' ? sched.results.map((r) => [r.ref, r.at?.date ?? null]) : []);

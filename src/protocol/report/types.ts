@@ -36,7 +36,12 @@ export interface ReportCrfValue {
   readonly value: number | string;
   readonly unit: string | null;
   readonly source: string;
+  /** The instant, as stored (UTC when it went through the database). */
   readonly effective: string;
+  /** The calendar date at the site (its TRIALBRIDGE_SITES timeZone), the day the report places the value on. */
+  readonly localDate: string | null;
+  /** The same instant as site wall-clock time with the site's offset, e.g. 2024-03-04T07:00:00+08:00; null for a date-only value. */
+  readonly localDateTime: string | null;
   /** CRF status (auto, accepted, ...), or `unscheduled` / `out-of-window` / `not-selected` placement notes. */
   readonly status: string;
 }

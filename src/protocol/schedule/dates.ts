@@ -92,3 +92,51 @@ export function compareTimePoints(a: TimePoint, b: TimePoint): number {
   if (a.instant !== null && b.instant !== null) return a.instant - b.instant;
   return 0;
 }
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+function wallClockFor(timeZone: string): Intl.DateTimeFormat {
+  let f = wallClocks.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      hourCycle: 'h23', calendar: 'gregory', numberingSystem: 'latn',
+    });
+    wallClocks.set(timeZone, f);
+  }
+  return f;
+}
+
+/** `+08:00` / `-05:00` / `+00:00` for an offset in minutes east of UTC. */
+function offsetText(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/**
+ * An instant as a FHIR dateTime in the site's wall-clock time with its UTC offset
+ * (2024-03-03T23:00:00Z in Asia/Shanghai -> 2024-03-04T07:00:00+08:00): the same instant,
+ * written as the site's CRF records it. Whole seconds, as CRFs record times.
+ */
+export function localDateTimeOf(instant: number, timeZone: string): string {
+  const parts = wallClockFor(timeZone).formatToParts(new Date(instant));
+  const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const seconds = Math.floor(instant / 1000) * 1000;
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const date = `${pad(get('year'), 4)}-${pad(get('month'))}-${pad(get('day'))}`;
+  return `${date}T${pad(get('hour'))}:${pad(get('minute'))}:${pad(get('second'))}${offsetText(Math.round((wall - seconds) / 60_000))}`;
+}
+
+/**
+ * Where a FHIR date/dateTime falls at the site: its local calendar date (the day the
+ * report places it on, clinical-reference §6) and, when it carries a time with an offset,
+ * the same instant in the site's wall-clock time with the site's offset. The instant
+ * itself is kept by the caller; this only adds the site-local reading a CRF needs.
+ */
+export function siteLocalTime(value: string, timeZone: string): { readonly localDate: LocalDate | null; readonly localDateTime: string | null } {
+  const at = toTimePoint(value, timeZone);
+  if (!at) return { localDate: null, localDateTime: null };
+  return { localDate: at.date, localDateTime: at.instant === null ? null : localDateTimeOf(at.instant, timeZone) };
+}

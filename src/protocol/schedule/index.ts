@@ -12,4 +12,4 @@ export { flagOutOfWindow, visitStatuses, type VisitOutcome, type VisitStatus, ty
 export { allDoseWeeks, checkDoses, type DoseCheck, type DoseCheckInput, type DoseOutcome, type DoseStatus } from './doses';
 export { checkAmount, latestWeight, parseCells, WEIGHT_ITEM, type AmountCheck, type AmountUnit, type BodyWeight, type Compared } from './dose-amount';
 export { placementFlags, shortIntervals, type AdministrationFlag } from './flags';
-export { addDays, daysBetween, localDateOf, toTimePoint, type LocalDate, type TimePoint } from './dates';
+export { addDays, daysBetween, localDateOf, localDateTimeOf, siteLocalTime, toTimePoint, type LocalDate, type TimePoint } from './dates';

@@ -31,13 +31,22 @@ import { WEST_HAVEN_GRADES, type WestHavenGrade } from './west-haven';
 /** Circulation: on vasopressors (terlipressin, dopamine, dobutamine, norepinephrine, epinephrine), or the MAP off them. */
 export type CirculationInput =
   | { readonly kind: 'vasopressors' }
-  | { readonly kind: 'mean-arterial-pressure'; readonly mmHg: Maybe<number> };
+  | { readonly kind: 'mean-arterial-pressure'; readonly mmHg: Maybe<number> }
+  /** The band of the table above as a clinician recorded it (a finding), not a measurement. */
+  | RecordedSubscore;
+
+/** A CLIF-C OF band recorded by a clinician: 1, 2 or 3 of the organ's row (§5). */
+export interface RecordedSubscore {
+  readonly kind: 'recorded-subscore';
+  readonly subscore: ClifSubscore;
+}
 
 /** Respiration: one oxygenation ratio (FiO2 as a fraction, e.g. 0.21), or ventilation not for HE. */
 export type RespirationInput =
   | { readonly kind: 'pao2-fio2'; readonly ratio: Maybe<number> }
   | { readonly kind: 'spo2-fio2'; readonly ratio: Maybe<number> }
-  | { readonly kind: 'mechanical-ventilation-not-for-he' };
+  | { readonly kind: 'mechanical-ventilation-not-for-he' }
+  | RecordedSubscore;
 
 /** CLIF-C OF inputs. All required (see the module comment). */
 export interface ClifOfInput {
@@ -108,6 +117,8 @@ function readCirculation(reader: InputReader, input: Maybe<CirculationInput>): C
   switch (input.kind) {
     case 'vasopressors':
       return 3;
+    case 'recorded-subscore':
+      return input.subscore;
     case 'mean-arterial-pressure': {
       const map = reader.number('circulation.mmHg', input.mmHg, { exclusiveMin: true });
       return below(map, 70) ? 2 : 1;
@@ -124,6 +135,8 @@ function readRespiration(reader: InputReader, input: Maybe<RespirationInput>): C
   switch (input.kind) {
     case 'mechanical-ventilation-not-for-he':
       return 3;
+    case 'recorded-subscore':
+      return input.subscore;
     case 'pao2-fio2':
       return ratioSubscore(reader.number('respiration.ratio', input.ratio, { exclusiveMin: true }), 200, 300);
     case 'spo2-fio2':

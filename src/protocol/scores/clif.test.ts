@@ -1,7 +1,6 @@
+import { okOf, bilirubinUmolLToMgDl, creatinineUmolLToMgDl } from './test-helpers';
 import { type ClifOfInput, clifCOf } from './clif-c-of';
 import { clifCAclfScore, easlClifAclfGrade } from './easl-clif';
-import { okOf } from './test-helpers';
-import { bilirubinUmolLToMgDl, creatinineUmolLToMgDl } from './units';
 
 /** A patient with no organ dysfunction; vectors override the labs they name. */
 const normal: ClifOfInput = {
@@ -33,7 +32,7 @@ describe('EASL-CLIF grade modifiers (§5)', () => {
     ['no organ failure', {}, 'no-ACLF'],
     ['single liver failure + HE I–II → ACLF-1', { bilirubinMgDl: 13, heGrade: 2 }, 'ACLF-1'],
     ['single coagulation failure, Cr < 1.5, no HE → no ACLF', { inr: 2.5 }, 'no-ACLF'],
-    ['single circulation failure + Cr 1.5 (132.6 µmol/L, IEEE 1.4999999999999998) → ACLF-1', { circulation: { kind: 'vasopressors' }, creatinineMgDl: creatinineUmolLToMgDl(132.6) }, 'ACLF-1'],
+    ['single circulation failure + Cr 1.5 (132.6 µmol/L) → ACLF-1', { circulation: { kind: 'vasopressors' }, creatinineMgDl: creatinineUmolLToMgDl(132.6) }, 'ACLF-1'],
     ['single respiration failure + Cr 1.9 → ACLF-1', { respiration: { kind: 'spo2-fio2', ratio: 214 }, creatinineMgDl: 1.9 }, 'ACLF-1'],
     ['single brain failure, Cr < 1.5 → no ACLF', { heGrade: 3 }, 'no-ACLF'],
     ['single brain failure + Cr 1.5–1.9 → ACLF-1', { heGrade: 4, creatinineMgDl: 1.7 }, 'ACLF-1'],
@@ -52,7 +51,7 @@ describe('CLIF-C OF subscores (§5; ≥ at exactly 12 / 3.5 / 2.5)', () => {
     ['bili 5.9 → 1', { bilirubinMgDl: 5.9 }, 'liver', 1],
     ['bili 6.0 (102.6 µmol/L) → 2', { bilirubinMgDl: bilirubinUmolLToMgDl(102.6) }, 'liver', 2],
     ['bili 11.9 → 2', { bilirubinMgDl: 11.9 }, 'liver', 2],
-    ['bili exactly 12 (205.2 µmol/L, IEEE 11.999999999999998) → 3', { bilirubinMgDl: bilirubinUmolLToMgDl(205.2) }, 'liver', 3],
+    ['bili exactly 12 (205.2 µmol/L) → 3', { bilirubinMgDl: bilirubinUmolLToMgDl(205.2) }, 'liver', 3],
     ['Cr 1.9 → 1', { creatinineMgDl: 1.9 }, 'kidney', 1],
     ['Cr 2.0 → 2', { creatinineMgDl: 2.0 }, 'kidney', 2],
     ['Cr 3.49 → 2', { creatinineMgDl: 3.49 }, 'kidney', 2],

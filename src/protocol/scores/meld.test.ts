@@ -1,7 +1,6 @@
-import { okOf } from './test-helpers';
+import { okOf, bilirubinUmolLToMgDl as biliSi, creatinineUmolLToMgDl as creatSi } from './test-helpers';
 import { meld, type MeldInput } from './meld';
 import { meldNa, type MeldNaInput } from './meld-na';
-import { bilirubinUmolLToMgDl as biliSi, creatinineUmolLToMgDl as creatSi } from './units';
 
 describe('MELD, clinical-reference §4.1 vectors', () => {
   // [id, bili mg/dL, INR, Cr mg/dL, dialysis, classic raw, decimals of raw in the reference, UNOS integer]

@@ -1,6 +1,5 @@
-import { okOf } from './test-helpers';
+import { okOf, albuminGLToGDl } from './test-helpers';
 import { meld3, type Meld3Input } from './meld3';
-import { albuminGLToGDl } from './units';
 
 describe('MELD 3.0, clinical-reference §4.3 vectors', () => {
   // [id, female, bili, INR, Cr, Na, albumin g/dL, MELD 3.0, unrounded (Table 4 rows) or null]

@@ -1,6 +1,5 @@
+import { okOf, bilirubinUmolLToMgDl } from './test-helpers';
 import { SOFA_ORGANS_NOT_FROM_LABS, sofaCoagulation, sofaLabPartial, sofaLiver, sofaRenal } from './sofa';
-import { okOf } from './test-helpers';
-import { bilirubinUmolLToMgDl } from './units';
 
 describe('SOFA liver (mimic-code sofa.sql thresholds, clinical-reference §4.5)', () => {
   test.each<[number, number]>([
@@ -13,8 +12,8 @@ describe('SOFA liver (mimic-code sofa.sql thresholds, clinical-reference §4.5)'
     [6.0, 3],
     [11.9, 3],
     [12.0, 4],
-    [bilirubinUmolLToMgDl(205.2), 4], // 11.999999999999998 counts as 12.0 (§0)
-    [bilirubinUmolLToMgDl(102.6), 3], // 5.999999999999999 counts as 6.0
+    [bilirubinUmolLToMgDl(205.2), 4], // 205.2 µmol/L ÷ 17.1 = 12.0 (§3)
+    [bilirubinUmolLToMgDl(102.6), 3], // 102.6 µmol/L ÷ 17.1 = 6.0 (§3)
   ])('bilirubin %p mg/dL → %p', (bili, points) => {
     expect(okOf(sofaLiver(bili)).value).toBe(points);
   });

@@ -44,6 +44,7 @@ export function resolveDefaults(d: DefaultsJson | undefined): TrialDefaults {
       infusion: d?.windows?.infusion ?? base.windows.infusion,
       byWeek: d?.windows?.byWeek?.map((b) => ({ fromWeek: b.fromWeek, toWeek: b.toWeek ?? null, days: b.days })) ?? base.windows.byWeek,
     },
+    meld: { unrecordedDialysis: d?.meld?.unrecordedDialysis ?? base.meld.unrecordedDialysis },
   };
 }
 

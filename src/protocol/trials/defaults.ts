@@ -28,6 +28,8 @@ export const TRIAL_DEFAULTS: TrialDefaults = Object.freeze({
       Object.freeze({ fromWeek: 12, toWeek: null, days: 7 }),
     ]),
   }),
+  /** Unrecorded dialysis scored as none, as UNOS and MELD calculators do (§1.3 I3a, §4.1 M10/M11). */
+  meld: Object.freeze({ unrecordedDialysis: 'assume-none' }),
 });
 
 /** The nearest ancestor of this module holding package.json (works for src/ and dist/ alike). */

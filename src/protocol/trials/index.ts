@@ -2,6 +2,7 @@
  * Public API of the trial definitions (pure apart from reading the files at load):
  * mappings/trials/<key>.json, validated by mappings/trials/trial.schema.json.
  */
+export type { UnrecordedDialysis } from './types';
 export type { Arm, ArmRole, DoseAmount, Product, ScheduledDose, StudyDrugConfig, Trial, TrialDefaults, TrialSet, TrialUnknown, VisitDef, VisitWindow, WeekVisitDef } from './types';
 export type { AgeRangeRule, AllOfRule, AnswerRef, AnyOfRule, Coding, Criterion, CriterionRule, HbsagDurationRule, JudgementRule, LabThresholdRule, PreOnsetRule, ScoreName, ScoreRangeRule, TbilUlnMultipleRule } from './criteria';
 export { isComputable } from './criteria';

@@ -32,6 +32,7 @@ export interface DefaultsJson {
     readonly infusion?: number;
     readonly byWeek?: readonly { readonly fromWeek: number; readonly toWeek?: number; readonly days: number }[];
   };
+  readonly meld?: { readonly unrecordedDialysis?: 'assume-none' | 'unknown' };
 }
 
 export interface ArmJson {

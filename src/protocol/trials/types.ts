@@ -105,7 +105,19 @@ export interface TrialDefaults {
     readonly infusion: number;
     readonly byWeek: readonly { readonly fromWeek: number; readonly toWeek: number | null; readonly days: number }[];
   };
+  readonly meld: {
+    /**
+     * A dialysis that no finding records: `assume-none` scores it as none (the UNOS
+     * convention; clinical-reference §1.3 I3a and §4.1 vectors M10/M11 give `met` with
+     * dialysis "no") and says so in the reason; `unknown` decides a MELD range only when
+     * it holds with and without dialysis.
+     */
+    readonly unrecordedDialysis: UnrecordedDialysis;
+  };
 }
+
+/** How MELD-family scores treat a dialysis no finding records (TrialDefaults.meld). */
+export type UnrecordedDialysis = 'assume-none' | 'unknown';
 
 export interface Trial {
   readonly key: string;
