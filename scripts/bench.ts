@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
-import { sha256Hex } from '../src/api/auth';
+import { sha256Hex } from '../src/http';
 import { openDb, type Db } from '../src/store/db';
 
 const N = Number(process.env.BENCH_N ?? 20_000);

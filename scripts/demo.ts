@@ -5,7 +5,7 @@
  * case's CRF values match its expected.json, 1 otherwise.
  */
 import crypto from 'node:crypto';
-import { sha256Hex } from '../src/api/auth';
+import { sha256Hex } from '../src/http';
 import { loadConfig } from '../src/config';
 import { boot } from '../src/main';
 import { diffValues, listFixtures, sendBundle } from './fixtures-lib';

@@ -12,7 +12,7 @@ import type { MapQueue } from './queue/map-resource';
 import type { SiteSyncQueue } from './queue/site-sync';
 import { fhirRouter } from './ingest/routes';
 import { apiRouter } from './api/routes';
-import { errorMiddleware } from './api/errors';
+import { errorMiddleware } from './http';
 import { AppError } from './errors';
 import { registry } from './metrics';
 import type { TrialSet } from './protocol/trials';
@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log, siteQueue: deps.siteQueue }));
-  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, timeZoneOf: deps.timeZoneOf }));
+  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf }));
   app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));
   app.use(errorMiddleware(deps.log));
   return app;

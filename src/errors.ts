@@ -1,7 +1,7 @@
 /**
  * One catalogue of error codes (design.md habit 3): code → HTTP status →
  * OperationOutcome issue code. Domain code throws AppError with a code; the one
- * error middleware (src/api/errors.ts) renders it. Every code is listed in the
+ * error middleware (src/http/errors.ts) renders it. Every code is listed in the
  * README (checked by a test).
  */
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';

@@ -6,22 +6,39 @@
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createApp } from './app';
-import { DEFAULTS, type Config } from './config';
+import { ConfigError, DEFAULTS, type Config } from './config';
+import { unknownAliasTrials } from './connect/site-config';
 import { loadTrials } from './protocol/trials';
 import { createEvaluateQueue, type EvaluateQueue } from './queue/evaluate-subject';
 import { createLogger, type Logger } from './logger';
-import { loadMappings, type MappingSet } from './mapping';
-import { createMapQueue, type MapQueue } from './queue/map-resource';
-import { producerConnection, workerConnection } from './queue/connection';
+import { applySiteCodeMaps, loadMappings, type MappingSet } from './mapping';
+import type { MapQueue } from './queue/map-resource';
+import { workerConnection } from './queue/connection';
 import { startWorkers, type Workers } from './queue';
-import { openDb, type Db } from './store/db';
-import { migrate } from './store/migrate';
+import type { Db } from './store/db';
+import { closeRedis, openProducer, openStore } from './runtime';
 import { initFhirValidator } from './ingest/validate';
 import { createReceiver } from './ingest/receive';
 import { siteClients } from './connect/clients';
 import { createSiteSyncQueue, type SiteSyncQueue } from './queue/site-sync';
 
 export type Role = 'serve' | 'worker' | 'start';
+
+/** Longest any one shutdown step (HTTP, workers, queues, Redis, database) may take. */
+export const STOP_STEP_TIMEOUT_MS = 10_000;
+
+/** Resolves when `p` settles or after `ms`, calling `onTimeout` then; never rejects. */
+export function bounded(p: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      r();
+    }, ms);
+    timer.unref();
+  });
+  return Promise.race([p.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface Running {
   readonly port: number;
@@ -37,20 +54,20 @@ export interface Running {
 export async function boot(config: Config, role: Role, opts: { schema?: string; log?: Logger } = {}): Promise<Running> {
   const log = opts.log ?? createLogger(config.logLevel);
   // Load and check everything that can be wrong with files before touching servers (habit 2).
-  const mappings: MappingSet = loadMappings(config.mappingsDir);
+  const mappings: MappingSet = applySiteCodeMaps(loadMappings(config.mappingsDir), config.sites);
   const trials = loadTrials(config.trialsDir);
+  const aliasProblems = unknownAliasTrials(config.sites, trials.keys);
+  if (aliasProblems.length) throw new ConfigError(aliasProblems);
   const timeZoneOf = (site: string) => config.sites.find((s) => s.id === site)?.timeZone ?? DEFAULTS.timeZone;
   const connected = config.sites.some((s) => s.fhir);
   // Workers validate what they fetch from site servers (issue #5) with the same validator as the receiver.
   if (role !== 'worker' || connected) initFhirValidator();
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: opts.schema ?? config.dbSchema ?? undefined });
-  const applied = await migrate(db);
-  if (applied.length) log.info({ applied }, 'migrations applied');
+  const db = await openStore(config, log, { schema: opts.schema });
   log.info({ store: db.kind, trials: trials.keys, rules: mappings.ruleCount }, 'store, mappings and trials ready');
 
-  const producer: Redis = producerConnection(config.redisUrl);
+  // Boot does not wait for Redis: BullMQ queues commands, and the receiver stores first (design.md data flow).
+  const { redis: producer, mapQueue } = await openProducer(config, log, { waitReady: false });
   producer.on('error', (e) => log.warn({ err: e.message }, 'redis (producer) error'));
-  const mapQueue = createMapQueue(producer, config.queuePrefix);
   const evaluateQueue = createEvaluateQueue(producer, config.queuePrefix);
   const siteQueue = createSiteSyncQueue(producer, config.queuePrefix);
   let workerConn: Redis | null = null;
@@ -60,6 +77,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
     workerConn.on('error', (e) => log.warn({ err: e.message }, 'redis (worker) error'));
     workers = startWorkers({
       db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, evaluateQueue, trials, timeZoneOf,
+      studyAliasesOf: (site) => config.sites.find((s) => s.id === site)?.studyAliases ?? {},
       sweepAfterMs: config.sweepAfterMs, queues: config.workerQueues,
       sites: connected
         ? {
@@ -86,17 +104,23 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
     log.info({ port, host: config.host }, 'http listening');
   }
   let stopping: Promise<void> | null = null;
+  // Every close is bounded (design.md habit 10): a Redis or database that stopped answering must not hold the process.
+  const step = (what: string, p: Promise<unknown>) => bounded(p, STOP_STEP_TIMEOUT_MS, () => log.warn({ step: what, ms: STOP_STEP_TIMEOUT_MS }, 'shutdown step timed out; going on'));
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down');
-      if (server) await new Promise<void>((r) => server!.close(() => r()));
-      if (workers) await workers.close();
+      if (server) {
+        const s = server;
+        await step('http', new Promise<void>((r) => s.close(() => r())));
+        s.closeAllConnections();
+      }
+      if (workerConn && workerConn.status !== 'ready') workerConn.disconnect();
+      if (workers) await step('workers', workers.close());
       // Closing a queue whose Redis never answered would wait forever; the connection is torn down below anyway.
-      if (producer.status === 'ready') await Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close(), siteQueue.queue.close()]);
-      else producer.disconnect();
-      await producer.quit().catch(() => undefined);
-      if (workerConn) await workerConn.quit().catch(() => undefined);
-      await db.close();
+      if (producer.status === 'ready') await step('queues', Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close(), siteQueue.queue.close()]));
+      await step('redis', closeRedis(producer));
+      if (workerConn) await step('redis (worker)', closeRedis(workerConn));
+      await step('database', db.close());
       log.info('stopped');
     })());
   return { port, db, log, mapQueue, evaluateQueue, siteQueue, workers, stop };

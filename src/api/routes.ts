@@ -5,10 +5,12 @@ import { AppError } from '../errors';
 import type { Db } from '../store/db';
 import { INBOUND_STATES, listInbound, type InboundState } from '../store/inbound';
 import { listReviewItems, subjectCrf } from '../store/crf';
+import { listUnmapped } from '../store/unmapped';
 import { enrollmentsBySubject } from '../store/enrollment';
-import { ah } from '../ingest/routes';
-import { requireUser } from './auth';
+import { ah, requireUser } from '../http';
 import type { TrialSet } from '../protocol/trials';
+import type { MappingSet } from '../mapping';
+import { siteLocalTime } from '../protocol/schedule';
 import { buildSubjectReport } from '../protocol/report/build';
 import { reportInput } from '../protocol/report/from-stored';
 import { loadSubjectData } from '../store/subject-data';
@@ -28,6 +30,7 @@ function intParam(v: unknown, name: string, dflt: number, max: number): number {
 
 export interface ReportDeps {
   readonly trials: TrialSet;
+  readonly mappings: MappingSet;
   readonly timeZoneOf: (site: string) => string;
 }
 
@@ -59,7 +62,9 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
     if (!enrollments.length) throw new AppError('not-found', `no enrolled subject "${subject}"`);
     const trial = typeof req.query.trial === 'string' ? req.query.trial : undefined;
     const values = await subjectCrf(db, subject, { trial, includeSuperseded: req.query.includeSuperseded === 'true' });
-    res.json({ subject, enrollments: enrollments.map((e) => ({ trial: e.trial, site: e.site, arm: e.arm, status: e.status })), values });
+    // The instant stays as stored; the site-local date and time are what the CRF records (README Read-back API).
+    const local = values.map((v) => ({ ...v, ...siteLocalTime(v.effective, deps.timeZoneOf(v.site)) }));
+    res.json({ subject, enrollments: enrollments.map((e) => ({ trial: e.trial, site: e.site, arm: e.arm, status: e.status })), values: local });
   }));
 
   // The subject report, computed on request from the subject's stored data (same builder as `trialbridge evaluate`).
@@ -104,6 +109,13 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
     const q = (k: string) => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
     const rows = await listReviewItems(db, { status: q('status'), reason: q('reason'), subject: q('subject'), afterId, limit });
     res.json({ rows, next: rows.length === limit ? rows[rows.length - 1].id : null });
+  }));
+  // Codes of Observations no trial maps, by frequency, for IT (candidates for a site code map). Counts and terminology only.
+  r.get('/unmapped-codes', requireUser(config.users, config.sites, ['admin']), ah(async (req, res) => {
+    const limit = intParam(req.query.limit, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
+    const site = typeof req.query.site === 'string' ? req.query.site : undefined;
+    if (site !== undefined && !config.sites.some((s) => s.id === site)) throw new AppError('invalid-query', `site "${site}" is not configured`, ['site']);
+    res.json({ rows: await listUnmapped(db, { site, limit }) });
   }));
   r.all('*', (req, _res, next) => next(new AppError('not-found', `${req.method} ${req.baseUrl}${req.path}`)));
   return r;

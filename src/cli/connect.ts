@@ -18,7 +18,7 @@ import { createSiteClient } from '../connect/client';
 import { reconcileSubscriptions, subscriptionStatus } from '../connect/subscriptions';
 import { syncSite } from '../connect/sync';
 import { SiteRequestError, type SiteClient } from '../connect/types';
-import { openTargetOrSay } from './import';
+import { openTargetOrSay } from '../runtime';
 
 interface Out {
   log(s: string): void;

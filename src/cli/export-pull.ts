@@ -25,7 +25,8 @@ import { createTokenSource } from '../connect/token';
 import { SiteRequestError } from '../connect/types';
 import { createReceiver } from '../ingest/receive';
 import { advanceCursor } from '../store/sites';
-import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, abortOnSignals, openTargetOrSay, stderrLogger, type ImportSummary } from './import';
+import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, type ImportSummary } from './import';
+import { abortOnSignals, openTargetOrSay, stderrLogger } from '../runtime';
 
 interface Out {
   log(s: string): void;

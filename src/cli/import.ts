@@ -35,23 +35,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
-import pino from 'pino';
-import { loadConfig, type Config } from '../config';
+import { loadConfig } from '../config';
+import { abortOnSignals, openTargetOrSay, stderrLogger, type Out } from '../runtime';
 import { AppError } from '../errors';
 import { isSupportedType, planBundle } from '../ingest/bundle';
 import { createReceiver, type Accepted, type Receiver, type Stored } from '../ingest/receive';
-import { FHIR_ID, initFhirValidator, validateFhir } from '../ingest/validate';
-import type { Logger } from '../logger';
-import { producerConnection } from '../queue/connection';
-import { createMapQueue, type MapQueue } from '../queue/map-resource';
-import { openDb, type Db } from '../store/db';
-import { migrate } from '../store/migrate';
+import { FHIR_ID, validateFhir } from '../ingest/validate';
 
-interface Out {
-  log(s: string): void;
-  error(s: string): void;
-}
 
 export const USAGE = 'usage: trialbridge import FILE(.ndjson | .json Bundle) --site SITE_ID [--batch N] [--json]';
 
@@ -548,105 +538,6 @@ export async function importFile(file: string, o: ImportOptions): Promise<Import
 }
 
 // ----------------------------------------------------------------- command ---
-
-function waitRedisReady(r: Redis, ms: number): Promise<void> {
-  if (r.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    let last = '';
-    const onError = (e: Error) => (last = e.message);
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      r.off('ready', onReady);
-      r.off('error', onError);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onReady = () => done();
-    const timer = setTimeout(() => done(new Error(`not reachable after ${ms} ms${last ? ` (${last})` : ''}`)), ms);
-    r.on('ready', onReady);
-    r.on('error', onError);
-  });
-}
-
-/** Logs go to stderr: stdout carries the summary only. */
-export function stderrLogger(level: string): Logger {
-  return pino({ name: 'trialbridge', level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
-}
-
-/** Where imported resources go: PostgreSQL (migrated) and the map-resource queue on Redis (shared with `export-pull`). */
-export interface ImportTarget {
-  readonly db: Db;
-  readonly mapQueue: MapQueue;
-  /** Closes the queue, Redis and the database; never throws. */
-  close(): Promise<void>;
-}
-
-/**
- * Opens the database (applying migrations) and Redis, before anything is read,
- * so an unavailable server fails fast with nothing stored. Throws an Error
- * whose message says which server is unavailable.
- */
-/** SIGINT/SIGTERM abort the returned controller (work stops cleanly); a second signal exits. `release` removes the handlers. */
-export function abortOnSignals(): { abort: AbortController; release(): void } {
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(130);
-    abort.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return { abort, release: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
-}
-
-/** openImportTarget, or null after telling the operator why (`{prefix}{reason}; {consequence}`). */
-export async function openTargetOrSay(config: Config, log: Logger, out: Out, prefix: string, consequence: string): Promise<ImportTarget | null> {
-  try {
-    return await openImportTarget(config, log);
-  } catch (e) {
-    out.error(`${prefix}${(e as Error).message}; ${consequence}`);
-    return null;
-  }
-}
-
-export async function openImportTarget(config: Config, log: Logger): Promise<ImportTarget> {
-  initFhirValidator();
-  let db: Db;
-  try {
-    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema ?? undefined });
-  } catch (e) {
-    throw new Error(`database unavailable (${(e as Error).message})`);
-  }
-  let producer: Redis | null = null;
-  let mapQueue: MapQueue | null = null;
-  const close = async () => {
-    if (mapQueue && producer?.status === 'ready') await mapQueue.queue.close().catch(() => undefined);
-    if (producer) {
-      if (producer.status !== 'ready') producer.disconnect();
-      await producer.quit().catch(() => undefined);
-    }
-    await db.close().catch(() => undefined);
-  };
-  try {
-    try {
-      const applied = await migrate(db);
-      if (applied.length) log.info({ applied }, 'migrations applied');
-    } catch (e) {
-      throw new Error(`database unavailable (${(e as Error).message})`);
-    }
-    producer = producerConnection(config.redisUrl);
-    producer.on('error', (e) => log.debug({ err: e.message }, 'redis (producer) error'));
-    try {
-      await waitRedisReady(producer, REDIS_READY_TIMEOUT_MS);
-    } catch (e) {
-      throw new Error(`Redis ${(e as Error).message}`);
-    }
-    mapQueue = createMapQueue(producer, config.queuePrefix);
-    return { db, mapQueue, close };
-  } catch (e) {
-    await close();
-    throw e;
-  }
-}
 
 export async function importCommand(argv: string[], out: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const args = parseImportArgs(argv);

@@ -13,9 +13,8 @@
  */
 import { ConfigError, loadConfig } from '../config';
 import { boot, stopOnSignals, type Role } from '../main';
-import { openDb } from '../store/db';
-import { migrate } from '../store/migrate';
-import { sha256Hex } from '../api/auth';
+import { openStore, stderrLogger } from '../runtime';
+import { sha256Hex } from '../http';
 import { MappingLoadError } from '../mapping';
 import { validateMappingsCommand } from './validate-mappings';
 import { evaluateCommand } from './evaluate';
@@ -39,13 +38,12 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const config = loadConfig(process.env, { redis: false });
-      const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-      try {
-        const applied = await migrate(db);
-        out.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
-      } finally {
-        await db.close();
-      }
+      // openStore applies the migrations in TRIALBRIDGE_DB_SCHEMA, as boot does.
+      let applied: readonly string[] = [];
+      // The applied list goes to stdout; the logger only speaks up on trouble.
+      const db = await openStore(config, stderrLogger('warn'), { onApplied: (names) => (applied = names) });
+      await db.close();
+      out.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       return 0;
     }
     case 'validate-mappings':

@@ -8,8 +8,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Config } from '../config';
 import { AppError, okOutcome, outcomeFor } from '../errors';
-import { requireSite } from '../api/auth';
-import { FHIR_JSON } from '../api/errors';
+import { ah, FHIR_JSON, requireSite, type Handler } from '../http';
 import { planBundle, isSupportedType, SUPPORTED_TYPES } from './bundle';
 import { createReceiver, type Receiver, type ReceiveDeps, type Stored } from './receive';
 import { capabilityStatement } from './capability';
@@ -18,8 +17,6 @@ import { handleNotification, handlePing, keepRejected, type NotifyDeps } from '.
 import { isNotificationBundle } from '../connect/notification';
 import type { SiteSyncQueue } from '../queue/site-sync';
 
-type Handler = (req: Request, res: Response) => Promise<void>;
-export const ah = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
 
 const isJsonType = (req: Request) => /^application\/(fhir\+)?json\b/i.test(req.headers['content-type'] ?? '');
 

@@ -5,7 +5,7 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import type { Observation, Patient, ResearchSubject } from '@medplum/fhirtypes';
-import { sha256Hex } from '../../src/api/auth';
+import { sha256Hex } from '../../src/http';
 import type { Db } from '../../src/store/db';
 import { SITE_TOKENS } from './stack';
 

@@ -3,7 +3,7 @@
  * (a fresh schema per test file), real Redis (a unique queue prefix per file),
  * the HTTP receiver on an ephemeral loopback port and the workers.
  */
-import { sha256Hex } from '../../src/api/auth';
+import { sha256Hex } from '../../src/http';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { boot, type Running } from '../../src/main';

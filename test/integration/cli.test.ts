@@ -37,6 +37,22 @@ test('migrate on the embedded store applies once and persists', () => {
   }
 }, 60_000);
 
+test('migrate honours TRIALBRIDGE_DB_SCHEMA: the tables land in that schema', async () => {
+  const schema = `tbtest_migrate_${process.pid}`;
+  const env = { ...baseEnv, DATABASE_URL: testDatabaseUrl(), TRIALBRIDGE_DB_SCHEMA: schema };
+  const r = spawnSync(BIN, ['migrate'], { env, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/applied: 001_init/);
+  const db = await openDb({ databaseUrl: testDatabaseUrl() });
+  try {
+    const t = await db.query<{ schema: string }>("SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'inbound'");
+    expect(t.rows.map((x) => x.schema)).toContain(schema);
+    await db.query(`DROP SCHEMA ${schema} CASCADE`);
+  } finally {
+    await db.close();
+  }
+}, 60_000);
+
 test('validate-mappings passes on the shipped rules and hash-token prints a digest', () => {
   const v = spawnSync(BIN, ['validate-mappings'], { env: baseEnv, encoding: 'utf8' });
   expect(v.status).toBe(0);

@@ -3,7 +3,7 @@
  * the real path HTTP → PostgreSQL → BullMQ (Redis) → worker → PostgreSQL.
  * Each case sends as its own site, so cases cannot see each other's data.
  */
-import { sha256Hex } from '../../src/api/auth';
+import { sha256Hex } from '../../src/http';
 import { listFixtures, projectValue, sendBundle, type ExpectedValue } from '../../scripts/fixtures-lib';
 import { startStack, type TestStack, USER_TOKENS } from '../helpers/stack';
 

@@ -4,7 +4,7 @@
  * job, and GET /api/subjects/{s}/report?asOf= must match report.json; the
  * stored evaluation must exist.
  */
-import { sha256Hex } from '../../src/api/auth';
+import { sha256Hex } from '../../src/http';
 import { diffFragment, listFixtures, sendBundle } from '../../scripts/fixtures-lib';
 import { startStack, type TestStack, USER_TOKENS } from '../helpers/stack';
 

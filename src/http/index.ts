@@ -1,0 +1,8 @@
+/**
+ * What both HTTP edges share (design.md layout: `ingest/` and `api/` never
+ * import each other): authentication of sites and users, FHIR content types,
+ * the one error middleware, async handler wrapping.
+ */
+export * from './auth';
+export * from './errors';
+export * from './handler';
