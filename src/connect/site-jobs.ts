@@ -10,7 +10,7 @@ import type { Logger } from '../logger';
 import type { Receiver } from '../ingest/receive';
 import type { SiteJobData, SiteSyncQueue } from '../queue/site-sync';
 import type { Db } from '../store/db';
-import { pruneNotifications, purgeUnenrolled } from '../store/purge';
+import { pruneNotifications, purgeUnenrolled, purgeUnmappedCounts } from '../store/purge';
 import { metrics } from '../metrics';
 import { enrolledPatients, listSiteSubscriptions, notificationRefs, recordContact, scopeHash, setNotificationState } from '../store/sites';
 import { reconcileSubscriptions, scopeDigest } from './subscriptions';
@@ -100,6 +100,8 @@ async function purge(deps: SiteJobDeps): Promise<unknown> {
   const counts = await purgeUnenrolled(deps.db, deps.retentionDays);
   const notifications = await pruneNotifications(deps.db, deps.retentionDays);
   if (notifications) deps.log.info({ notifications }, 'pruned applied notifications past the retention');
+  const unmappedDays = await purgeUnmappedCounts(deps.db, deps.retentionDays);
+  if (unmappedDays) deps.log.info({ unmappedDays }, 'purged unmapped-code counts past the retention');
   const out: Record<string, Record<string, number>> = {};
   for (const [site, c] of counts) {
     out[site] = c;

@@ -17,11 +17,11 @@ export interface NewCrfValue extends Omit<MappedValue, 'kind'> {
 export async function upsertCrfValues(db: Db, values: readonly NewCrfValue[]): Promise<void> {
   for (const part of chunks(values, 400)) {
     const { sql, params } = valuesList(
-      part.map((v) => [v.trial, v.subject, v.site, v.form, v.item, JSON.stringify(v.value), v.unit, JSON.stringify(v.originalValue), v.originalUnit, v.effective, v.sourceType, v.sourceId, v.sourceVersion, v.inboundId, v.ruleId, v.code]),
-      ['', '', '', '', '', 'jsonb', '', 'jsonb', '', 'timestamptz', '', '', '', 'bigint', '', ''],
+      part.map((v) => [v.trial, v.subject, v.site, v.form, v.item, JSON.stringify(v.value), v.unit, JSON.stringify(v.originalValue), v.originalUnit, v.effective, v.sourceType, v.sourceId, v.sourceVersion, v.inboundId, v.ruleId, v.code, v.localCode ?? null]),
+      ['', '', '', '', '', 'jsonb', '', 'jsonb', '', 'timestamptz', '', '', '', 'bigint', '', '', ''],
     );
     await db.query(
-      `INSERT INTO crf_values (trial, subject, site, form, item, value, unit, original_value, original_unit, effective, source_type, source_id, source_version, inbound_id, rule_id, code)
+      `INSERT INTO crf_values (trial, subject, site, form, item, value, unit, original_value, original_unit, effective, source_type, source_id, source_version, inbound_id, rule_id, code, local_code)
        VALUES ${sql} ON CONFLICT (trial, subject, site, source_type, source_id, source_version, rule_id) DO NOTHING`,
       params,
     );
@@ -65,7 +65,14 @@ export interface NewReviewItem {
 }
 
 export async function insertReviewItems(db: Db, items: readonly NewReviewItem[]): Promise<void> {
-  for (const part of chunks(items, 1000)) {
+  // One item per unique key (the first wins), so no statement meets its own row twice.
+  const byKey = new Map<string, NewReviewItem>();
+  for (const i of items) {
+    const key = JSON.stringify([i.inboundId, i.trial ?? '', i.ruleId ?? '', i.reason]);
+    if (!byKey.has(key)) byKey.set(key, i);
+  }
+  const unique = [...byKey.values()];
+  for (const part of chunks(unique, 1000)) {
     const { sql, params } = valuesList(part.map((i) => [i.inboundId, i.trial ?? '', i.subject ?? '', i.ruleId ?? '', i.reason, i.detail]), ['bigint']);
     await db.query(
       `INSERT INTO review_items (inbound_id, trial, subject, rule_id, reason, detail) VALUES ${sql}
@@ -78,16 +85,16 @@ export async function insertReviewItems(db: Db, items: readonly NewReviewItem[])
 export interface CrfValueRow {
   id: number; trial: string; subject: string; site: string; form: string; item: string; value: number | string; unit: string | null;
   originalValue: number | string; originalUnit: string | null; effective: string;
-  source: { reference: string; version: string; inboundId: number }; ruleId: string; code: string; status: string;
+  source: { reference: string; version: string; inboundId: number; localCode: string | null }; ruleId: string; code: string; status: string;
 }
 
 export async function subjectCrf(db: Db, subject: string, opts: { trial?: string; includeSuperseded?: boolean } = {}): Promise<CrfValueRow[]> {
   const r = await db.query<{
     id: number; trial: string; subject: string; site: string; form: string; item: string; value: number | string; unit: string | null;
     original_value: number | string; original_unit: string | null; effective: Date; source_type: string; source_id: string; source_version: string;
-    inbound_id: number; rule_id: string; code: string; status: string;
+    inbound_id: number; rule_id: string; code: string; local_code: string | null; status: string;
   }>(
-    `SELECT id, trial, subject, site, form, item, value, unit, original_value, original_unit, effective, source_type, source_id, source_version, inbound_id, rule_id, code, status
+    `SELECT id, trial, subject, site, form, item, value, unit, original_value, original_unit, effective, source_type, source_id, source_version, inbound_id, rule_id, code, local_code, status
      FROM crf_values WHERE subject = $1 AND ($2::text IS NULL OR trial = $2) AND ($3 OR status <> 'superseded')
      ORDER BY trial, form, item, effective, id`,
     [subject, opts.trial ?? null, opts.includeSuperseded ?? false],
@@ -95,7 +102,7 @@ export async function subjectCrf(db: Db, subject: string, opts: { trial?: string
   return r.rows.map((x) => ({
     id: Number(x.id), trial: x.trial, subject: x.subject, site: x.site, form: x.form, item: x.item, value: x.value, unit: x.unit,
     originalValue: x.original_value, originalUnit: x.original_unit, effective: new Date(x.effective).toISOString(),
-    source: { reference: `${x.source_type}/${x.source_id}`, version: x.source_version, inboundId: Number(x.inbound_id) },
+    source: { reference: `${x.source_type}/${x.source_id}`, version: x.source_version, inboundId: Number(x.inbound_id), localCode: x.local_code },
     ruleId: x.rule_id, code: x.code, status: x.status,
   }));
 }

@@ -25,6 +25,31 @@ export interface AssignmentInput {
 export const flagKey = (f: Pick<FlagInput, 'code' | 'visit' | 'criterion' | 'evidence'>): string =>
   [f.code, f.visit ?? '', f.criterion ?? '', f.code === 'value-needs-review' ? [...f.evidence].sort().join(',') : ''].join('|');
 
+const SEVERITY_RANK: Readonly<Record<string, number>> = { info: 0, warning: 1, error: 2 };
+
+/**
+ * One flag per key: two causes with the same identity (e.g. two review items on one
+ * Observation) become one flag with both messages and all evidence. A multi-row
+ * `ON CONFLICT DO UPDATE` must never see a key twice: PostgreSQL rejects the whole
+ * statement ("cannot affect row a second time"), and the subject would never be
+ * evaluated again.
+ */
+export function mergeFlagsByKey(flags: readonly FlagInput[]): Array<{ key: string; flag: FlagInput }> {
+  const byKey = new Map<string, FlagInput>();
+  for (const f of flags) {
+    const key = flagKey(f);
+    const prev = byKey.get(key);
+    if (!prev) {
+      byKey.set(key, f);
+      continue;
+    }
+    const messages = prev.message.split('; ').includes(f.message) ? prev.message : `${prev.message}; ${f.message}`;
+    const severity = (SEVERITY_RANK[f.severity] ?? 0) > (SEVERITY_RANK[prev.severity] ?? 0) ? f.severity : prev.severity;
+    byKey.set(key, { ...prev, severity, message: messages, evidence: [...new Set([...prev.evidence, ...f.evidence])] });
+  }
+  return [...byKey].map(([key, flag]) => ({ key, flag }));
+}
+
 export interface SubjectKey {
   readonly trial: string;
   readonly subject: string;
@@ -47,16 +72,17 @@ export async function saveEvaluation(db: Db, k: SubjectKey, report: unknown, ass
     const { sql, params } = valuesList(assignments.map((a) => [k.trial, k.subject, k.site, a.visit, a.item, a.crfValueId, a.placement]), ['', '', '', '', '', 'bigint', '']);
     await db.query(`INSERT INTO visit_assignments (trial, subject, site, visit, item, crf_value_id, placement) VALUES ${sql} ON CONFLICT DO NOTHING`, params);
   }
-  const keys = flags.map(flagKey);
+  const merged = mergeFlagsByKey(flags);
+  const keys = merged.map((m) => m.key);
   const resolved = await db.query(
     `UPDATE flags SET status = 'resolved', resolved_at = now()
      WHERE trial = $1 AND subject = $2 AND site = $3 AND status = 'open' AND NOT (key = ANY($4::text[]))`,
     [k.trial, k.subject, k.site, keys],
   );
   let raised = 0;
-  if (flags.length) {
+  if (merged.length) {
     const { sql, params } = valuesList(
-      flags.map((f, i) => [k.trial, k.subject, k.site, keys[i], f.code, f.severity, f.visit, f.criterion, f.message, JSON.stringify(f.evidence)]),
+      merged.map(({ key, flag: f }) => [k.trial, k.subject, k.site, key, f.code, f.severity, f.visit, f.criterion, f.message, JSON.stringify(f.evidence)]),
       ['', '', '', '', '', '', '', '', '', 'jsonb'],
     );
     const r = await db.query(

@@ -89,3 +89,12 @@ export async function pruneNotifications(db: Db, retentionDays: number): Promise
     return r.rowCount;
   });
 }
+
+/**
+ * Counts of unmapped codes (migration 006) are kept per day for as long as the
+ * retention: days older than it are deleted. Returns the day rows deleted.
+ */
+export async function purgeUnmappedCounts(db: Db, retentionDays: number): Promise<number> {
+  const r = await db.query('DELETE FROM unmapped_codes WHERE day < current_date - $1::int', [retentionDays]);
+  return r.rowCount;
+}
