@@ -109,3 +109,24 @@ describe('watch plans and subscription criteria', () => {
     expect(desiredSubscriptions(site, ['1975-2'], []).map((s) => s.key)).toEqual(['ResearchSubject']);
   });
 });
+
+describe('TRIALBRIDGE_SITES[i].codeMap (shape; meaning is checked against the rules at boot)', () => {
+  it('parses system|code → analyte or LOINC code', () => {
+    const c = loadConfig(env([{ id: 'a', tokenSha256: hex('t'), codeMap: { 'http://lab.a.example/codes|BILT': 'TBIL', 'urn:oid:1.2.3|CR': ' 2160-0 ' } }]));
+    expect(c.sites[0].codeMap).toEqual([
+      { system: 'http://lab.a.example/codes', code: 'BILT', target: 'TBIL' },
+      { system: 'urn:oid:1.2.3', code: 'CR', target: '2160-0' },
+    ]);
+    expect(loadConfig(env([{ id: 'a', tokenSha256: hex('t') }])).sites[0].codeMap).toEqual([]);
+  });
+
+  it('names every bad entry with its path', () => {
+    expect(problems([{ id: 'a', tokenSha256: hex('t'), codeMap: ['TBIL'] }])).toEqual(['TRIALBRIDGE_SITES[0].codeMap: expected {"<system>|<code>": "<analyte id or LOINC code>", ...}']);
+    expect(problems([{ id: 'a', tokenSha256: hex('t'), codeMap: { BILT: 'TBIL', 'http://loinc.org|1975-2': 'TBIL', 'urn:x|A': 7, 'urn:x|': 'TBIL' } }])).toEqual([
+      'TRIALBRIDGE_SITES[0].codeMap["BILT"]: expected the key "<code system URI>|<code>"',
+      'TRIALBRIDGE_SITES[0].codeMap["http://loinc.org|1975-2"]: LOINC codes need no site code map',
+      'TRIALBRIDGE_SITES[0].codeMap["urn:x|A"]: expected an analyte id (e.g. "TBIL") or a LOINC code (e.g. "1975-2")',
+      'TRIALBRIDGE_SITES[0].codeMap["urn:x|"]: expected the key "<code system URI>|<code>"',
+    ]);
+  });
+});

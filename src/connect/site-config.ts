@@ -208,3 +208,35 @@ export function parseSiteFhir(v: unknown, at: string, bad: string[]): SiteFhirCo
     timeoutMs: int(v.timeoutMs, SITE_FHIR_DEFAULTS.timeoutMs, 100, 600_000, `${at}.timeoutMs`, bad),
   };
 }
+
+/** One `codeMap` entry: the site's local coding and the analyte id or LOINC code it stands for. */
+export interface SiteCodeMapEntry {
+  readonly system: string;
+  readonly code: string;
+  readonly target: string;
+}
+
+/**
+ * Parses `TRIALBRIDGE_SITES[i].codeMap`, e.g. `{"http://lab.hospital-a.example/codes|BILT": "TBIL"}`:
+ * `system|code` of a local lab code → an analyte id (mappings/analytes.json) or a LOINC code of a
+ * group. The shape is checked here; which analytes and codes exist is checked at boot against the
+ * loaded mapping rules (src/mapping/site-code-map.ts).
+ */
+export function parseSiteCodeMap(v: unknown, at: string, bad: string[]): SiteCodeMapEntry[] {
+  if (v === undefined || v === null) return [];
+  if (!isObj(v)) {
+    bad.push(`${at}: expected {"<system>|<code>": "<analyte id or LOINC code>", ...}`);
+    return [];
+  }
+  const out: SiteCodeMapEntry[] = [];
+  for (const [key, target] of Object.entries(v)) {
+    const cut = key.lastIndexOf('|');
+    const system = cut > 0 ? key.slice(0, cut).trim() : '';
+    const code = cut > 0 ? key.slice(cut + 1).trim() : '';
+    if (!system || !code || /\s/.test(system)) bad.push(`${at}["${key}"]: expected the key "<code system URI>|<code>"`);
+    else if (system === 'http://loinc.org') bad.push(`${at}["${key}"]: LOINC codes need no site code map`);
+    else if (typeof target !== 'string' || !target.trim()) bad.push(`${at}["${key}"]: expected an analyte id (e.g. "TBIL") or a LOINC code (e.g. "1975-2")`);
+    else out.push({ system, code, target: target.trim() });
+  }
+  return out;
+}

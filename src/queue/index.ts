@@ -19,6 +19,7 @@ import { processSiteJob, type SiteJobDeps } from '../connect/site-jobs';
 import { SiteRequestError } from '../connect/types';
 import { recordError } from '../store/sites';
 import { SITE_SYNC_QUEUE, type SiteJobData } from './site-sync';
+import { alertOnPermanentFailure } from './alert';
 
 export interface WorkerDeps {
   readonly db: Db;
@@ -92,6 +93,9 @@ export function startWorkers(deps: WorkerDeps): Workers {
   const siteWorker = deps.sites ? startSiteWorker(deps, deps.sites, runs('sites')) : null;
   worker.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'map job failed'));
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
+  alertOnPermanentFailure(worker, MAP_QUEUE, deps.log);
+  alertOnPermanentFailure(evaluator, EVALUATE_QUEUE, deps.log);
+  if (siteWorker) alertOnPermanentFailure(siteWorker, SITE_SYNC_QUEUE, deps.log);
 
   const sweep = async (): Promise<number> => {
     // Rows wait in `received` during a long backlog too; only when the queue is idle are they orphans

@@ -9,7 +9,9 @@
  */
 import type { Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
 import type { Logger } from '../logger';
-import { mapResource, type MappingSet } from '../mapping';
+import { mapResource, unmappedCodings, type MappingSet } from '../mapping';
+import { countUnmapped, type UnmappedSeen } from '../store/unmapped';
+import { metrics } from '../metrics';
 import { isTransientDbError, type Db } from '../store/db';
 import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
 import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
@@ -37,6 +39,8 @@ interface Batch {
   readonly states: { id: number; state: InboundState; error?: string | null }[];
   readonly values: NewCrfValue[];
   readonly reviews: NewReviewItem[];
+  /** Codings of Observations no trial maps: counted for IT, no review item (README "Mapping rules"). */
+  readonly unmapped: UnmappedSeen[];
   /** Patients whose enrollment or identity changed: their parked rows get another chance. */
   readonly touchedPatients: Map<string, Set<string>>;
   /** Patients whose mapped data or enrollment changed (resolved logical ids). */
@@ -83,7 +87,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     // Rows already processed (a redelivered job) are skipped: at-least-once delivery, exactly-once effect.
     const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');
     rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 2) - (TYPE_ORDER[b.resourceType] ?? 2) || a.id - b.id);
-    const batch: Batch = { states: [], values: [], reviews: [], touchedPatients: new Map(), changed: new Map() };
+    const batch: Batch = { states: [], values: [], reviews: [], unmapped: [], touchedPatients: new Map(), changed: new Map() };
     await lockRowPatients(tx, deps, rows);
     for (const row of rows.filter((r) => r.resourceType === 'Patient')) await handlePatient(tx, row, batch);
     for (const row of rows.filter((r) => r.resourceType === 'ResearchSubject')) await handleResearchSubject(tx, deps, row, batch);
@@ -94,6 +98,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     // A newer version (including one now entered-in-error) replaces the CRF values of the older ones.
     await supersedeOlderVersions(tx, current);
     await insertReviewItems(tx, batch.reviews);
+    await countUnmapped(tx, batch.unmapped);
     await setInboundStates(tx, batch.states);
     const released: number[] = [];
     for (const [site, keys] of batch.touchedPatients) released.push(...(await releaseUnmatched(tx, site, [...keys])));
@@ -206,9 +211,14 @@ async function handleClinical(db: Db, deps: MapDeps, rows: readonly InboundRow[]
     addTo(batch.changed, r.site, pid!);
     let mapped = 0;
     let reviews = 0;
+    const unmapped = unmappedCodings(deps.mappings, r.body as unknown as Resource, r.site);
+    if (unmapped) {
+      batch.unmapped.push(...unmapped.map((c) => ({ site: r.site, ...c })));
+      metrics.unmappedObservations.inc({ site: r.site });
+    }
     for (const en of ens) {
       if (!deps.mappings.hasTrial(en.trial)) continue;
-      for (const o of mapResource(deps.mappings, en.trial, r.body as unknown as Resource, { fallbackEffective: r.context?.fallbackEffective as string | undefined })) {
+      for (const o of mapResource(deps.mappings, en.trial, r.body as unknown as Resource, { fallbackEffective: r.context?.fallbackEffective as string | undefined, site: r.site })) {
         if (o.kind === 'value') {
           mapped++;
           const { kind: _kind, ...value } = o;
