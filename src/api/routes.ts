@@ -6,7 +6,6 @@ import type { Db } from '../store/db';
 import { INBOUND_STATES, listInbound, type InboundState } from '../store/inbound';
 import { listReviewItems, subjectCrf } from '../store/crf';
 import { listUnmapped } from '../store/unmapped';
-import { listUnmapped } from '../store/unmapped';
 import { enrollmentsBySubject } from '../store/enrollment';
 import { ah, requireUser } from '../http';
 import type { TrialSet } from '../protocol/trials';
@@ -110,13 +109,6 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
     const q = (k: string) => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
     const rows = await listReviewItems(db, { status: q('status'), reason: q('reason'), subject: q('subject'), afterId, limit });
     res.json({ rows, next: rows.length === limit ? rows[rows.length - 1].id : null });
-  }));
-  // Codes of Observations no trial maps, by frequency, for IT (candidates for a site code map). Counts and terminology only.
-  r.get('/unmapped-codes', requireUser(config.users, config.sites, ['admin']), ah(async (req, res) => {
-    const limit = intParam(req.query.limit, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
-    const site = typeof req.query.site === 'string' ? req.query.site : undefined;
-    if (site !== undefined && !config.sites.some((s) => s.id === site)) throw new AppError('invalid-query', `site "${site}" is not configured`, ['site']);
-    res.json({ rows: await listUnmapped(db, { site, limit }) });
   }));
   // Codes of Observations no trial maps, by frequency, for IT (candidates for a site code map). Counts and terminology only.
   r.get('/unmapped-codes', requireUser(config.users, config.sites, ['admin']), ah(async (req, res) => {
