@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { parseSiteCodeMap, parseSiteFhir, type SiteCodeMapEntry, type SiteFhirConfig } from './connect/site-config';
+import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './connect/site-config';
 
 export type Role = 'admin' | 'data-manager' | 'investigator';
 export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator'];
@@ -19,6 +19,8 @@ export interface SiteConfig {
   readonly timeZone: string;
   /** The site's FHIR server, for subscriptions, polling and bulk export (issue #5); null = the site only pushes. */
   readonly fhir: SiteFhirConfig | null;
+  /** Local ResearchStudy identifiers naming a trial at this site: trial key → aliases (README "Configuration"). */
+  readonly studyAliases: StudyAliases;
   /** Local lab codes of this site → analyte or LOINC code (README "Connect a site", `codeMap`); checked against the rules at boot. */
   readonly codeMap: readonly SiteCodeMapEntry[];
 }
@@ -141,13 +143,14 @@ function parseSites(env: NodeJS.ProcessEnv, problems: string[]): SiteConfig[] {
     if (typeof tokenSha256 !== 'string' || !HEX64.test(tokenSha256))
       bad.push(`${at}.tokenSha256: expected the lowercase SHA-256 hex digest of the site's token (see \`trialbridge hash-token\`)`);
     else if (derived && tokenSha256 !== derived) bad.push(`${at}.tokenSha256: does not match fhir.notificationToken; give one or the other`);
+    const studyAliases = parseStudyAliases(o.studyAliases, `${at}.studyAliases`, bad);
     const codeMap = parseSiteCodeMap(o.codeMap, `${at}.codeMap`, bad);
     const tz = o.timeZone ?? DEFAULTS.timeZone;
     if (typeof tz !== 'string' || !isValidTimeZone(tz)) bad.push(`${at}.timeZone: not an IANA time zone`);
     problems.push(...bad);
     if (bad.length) return [];
     seen.add(o.id as string);
-    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir, codeMap }];
+    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir, studyAliases, codeMap }];
   });
 }
 

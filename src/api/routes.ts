@@ -6,7 +6,7 @@ import type { Db } from '../store/db';
 import { INBOUND_STATES, listInbound, type InboundState } from '../store/inbound';
 import { listReviewItems, subjectCrf } from '../store/crf';
 import { listUnmapped } from '../store/unmapped';
-import { enrollmentsBySubject } from '../store/enrollment';
+import { enrollmentsBySubject, type Enrollment } from '../store/enrollment';
 import { ah, requireUser } from '../http';
 import type { TrialSet } from '../protocol/trials';
 import type { MappingSet } from '../mapping';
@@ -26,6 +26,30 @@ function intParam(v: unknown, name: string, dflt: number, max: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > max) throw new AppError('invalid-query', `${name} must be an integer from 0 to ${max}`, [name]);
   return n;
+}
+
+/** An optional single-valued text query parameter (`?trial=a&trial=b` is refused, not half-read). */
+function textParam(v: unknown, name: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !v) throw new AppError('invalid-query', `${name} must be given once, non-empty`, [name]);
+  return v;
+}
+
+/**
+ * The one (trial, site) enrollment a report is about. A subject number is
+ * unique per trial (the first site to enroll it owns it), but the same number
+ * may exist in two trials, and data stored before ownership was enforced may
+ * name two sites: ?trial= and ?site= pick one.
+ */
+function oneEnrollment(subject: string, found: readonly Enrollment[], asked: { trial?: string; site?: string }): Enrollment {
+  const narrowed = [asked.trial && `trial ${asked.trial}`, asked.site && `site ${asked.site}`].filter(Boolean).join(' at ');
+  if (!found.length) throw new AppError('not-found', `no enrolled subject "${subject}"${narrowed ? ` in ${narrowed}` : ''}`);
+  const distinct = [...new Map(found.map((e) => [`${e.trial}@${e.site}`, e])).values()];
+  if (distinct.length > 1) {
+    const param = new Set(distinct.map((e) => e.trial)).size > 1 ? 'trial' : 'site';
+    throw new AppError('invalid-query', `subject "${subject}" is enrolled in ${distinct.map((e) => `${e.trial}@${e.site}`).join(', ')}; add ?${param}=`, [param]);
+  }
+  return distinct[0];
 }
 
 export interface ReportDeps {
@@ -72,11 +96,9 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
     const subject = req.params.subject;
     const asOf = typeof req.query.asOf === 'string' ? req.query.asOf : new Date().toISOString().slice(0, 10);
     if (!/^\d{4}-\d{2}-\d{2}(T[0-9:.+\-Z]+)?$/.test(asOf)) throw new AppError('invalid-query', 'asOf must be a FHIR date (YYYY-MM-DD) or dateTime', ['asOf']);
-    const trial = typeof req.query.trial === 'string' ? req.query.trial : undefined;
-    const enrollments = (await enrollmentsBySubject(db, subject)).filter((e) => !trial || e.trial === trial);
-    if (!enrollments.length) throw new AppError('not-found', `no enrolled subject "${subject}"${trial ? ` in ${trial}` : ''}`);
-    if (enrollments.length > 1) throw new AppError('invalid-query', `subject "${subject}" is enrolled in ${enrollments.map((e) => `${e.trial}@${e.site}`).join(', ')}; add ?trial=`, ['trial']);
-    const e = enrollments[0];
+    const trial = textParam(req.query.trial, 'trial');
+    const site = textParam(req.query.site, 'site');
+    const e = oneEnrollment(subject, await enrollmentsBySubject(db, subject, { trial, site }), { trial, site });
     const data = await loadSubjectData(db, { trial: e.trial, subject, site: e.site });
     const input = data && reportInput(deps, data, asOf);
     if (!input) throw new AppError('not-found', `no trial definition for ${e.trial}`);

@@ -4,16 +4,20 @@
  * Offline evaluation: reads a FHIR Bundle (any type, nested collections
  * flattened, urn:uuid references resolved) or NDJSON, and prints the subject
  * report of every subject of that trial in it, as a JSON array. No Redis, no
- * database: the same mapping rules and protocol engine as the live path.
+ * database: the same mapping rules and protocol engine as the live path, read
+ * from TRIALBRIDGE_MAPPINGS_DIR / TRIALBRIDGE_TRIALS_DIR like the server. With
+ * `--site` naming a TRIALBRIDGE_SITES entry, its `studyAliases` and time zone apply.
  */
 import fs from 'node:fs';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { DEFAULT_MAPPINGS_DIR, loadMappings } from '../mapping';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { unknownAliasTrials } from '../connect/site-config';
+import { loadMappings } from '../mapping';
 import { planBundle } from '../ingest/bundle';
 import { validateFhir } from '../ingest/validate';
 import { buildSubjectReport } from '../protocol/report/build';
 import { subjectsFromResources, type Located } from '../protocol/report/from-resources';
-import { DEFAULT_TRIALS_DIR, loadTrials } from '../protocol/trials';
+import { loadTrials } from '../protocol/trials';
 
 interface Out {
   log(s: string): void;
@@ -22,8 +26,8 @@ interface Out {
 
 const USAGE = 'usage: trialbridge evaluate --trial KEY [--as-of YYYY-MM-DD] [--site ID] [--time-zone IANA] FILE(.json Bundle | .ndjson)';
 
-function parseArgs(argv: string[]): { trial?: string; asOf?: string; site: string; timeZone: string; file?: string } | string {
-  const o = { site: 'offline', timeZone: 'UTC' } as { trial?: string; asOf?: string; site: string; timeZone: string; file?: string };
+function parseArgs(argv: string[]): { trial?: string; asOf?: string; site: string; timeZone?: string; file?: string } | string {
+  const o = { site: 'offline' } as { trial?: string; asOf?: string; site: string; timeZone?: string; file?: string };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i] ?? '';
@@ -78,13 +82,28 @@ export function readResources(file: string): { items: Located[]; skipped: string
   return { items, skipped };
 }
 
-export async function evaluateCommand(argv: string[], out: Out): Promise<number> {
+/** Runs the command; `env` is the environment the configuration is read from (README "Configuration"). */
+export async function evaluateCommand(argv: string[], out: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     out.error(`evaluate: ${args}\n${USAGE}`);
     return 2;
   }
-  const trials = loadTrials(DEFAULT_TRIALS_DIR);
+  let config: Config;
+  try {
+    config = loadConfig(env, { redis: false });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    out.error(`evaluate: ${e.message}`);
+    return 2;
+  }
+  const trials = loadTrials(config.trialsDir);
+  const aliasProblems = unknownAliasTrials(config.sites, trials.keys);
+  if (aliasProblems.length) {
+    out.error(`evaluate: ${new ConfigError(aliasProblems).message}`);
+    return 2;
+  }
+  const site = config.sites.find((s) => s.id === args.site);
   const trial = trials.get(args.trial!);
   if (!trial) {
     out.error(`evaluate: unknown trial "${args.trial}"; known: ${trials.keys.join(', ')}`);
@@ -98,9 +117,10 @@ export async function evaluateCommand(argv: string[], out: Out): Promise<number>
     return 1;
   }
   for (const s of read.skipped) out.error(`evaluate: skipped invalid entry: ${s}`);
-  const mappings = loadMappings(DEFAULT_MAPPINGS_DIR);
+  const mappings = loadMappings(config.mappingsDir);
   const asOf = args.asOf ?? new Date().toISOString().slice(0, 10);
-  const subjects = subjectsFromResources(trial, mappings, { id: args.site, timeZone: args.timeZone }, read.items, asOf);
+  const timeZone = args.timeZone ?? site?.timeZone ?? 'UTC';
+  const subjects = subjectsFromResources(trial, mappings, { id: args.site, timeZone }, read.items, asOf, { studyAliases: site?.studyAliases });
   if (!subjects.length) out.error(`evaluate: no ResearchSubject of ${trial.key} in ${args.file}`);
   out.log(JSON.stringify(subjects.map((s) => buildSubjectReport(s).report), null, 2));
   return 0;

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import type { StudyAliases } from '../protocol/study-ref';
 
 /** SMART Backend Services signing algorithms (SMART App Launch 2.x, "Backend Services": RS384 and ES384 are required). */
 export type SigningAlg = 'RS384' | 'ES384';
@@ -65,7 +66,7 @@ export const SITE_FHIR_DEFAULTS = {
   patientChunk: 50,
   payload: 'id-only' as SubscriptionPayload,
   timeoutMs: 30_000,
-  scope: 'system/Observation.rs system/MedicationAdministration.rs system/ResearchSubject.rs system/Patient.rs system/Subscription.cruds',
+  scope: 'system/Observation.rs system/MedicationAdministration.rs system/ResearchSubject.rs system/ResearchStudy.rs system/Patient.rs system/Subscription.cruds',
 } as const;
 
 const MODES: readonly SiteMode[] = ['subscription', 'poll'];
@@ -207,6 +208,56 @@ export function parseSiteFhir(v: unknown, at: string, bad: string[]): SiteFhirCo
     payload: payload as SubscriptionPayload,
     timeoutMs: int(v.timeoutMs, SITE_FHIR_DEFAULTS.timeoutMs, 100, 600_000, `${at}.timeoutMs`, bad),
   };
+}
+
+export type { StudyAliases };
+
+/**
+ * Parses `TRIALBRIDGE_SITES[i].studyAliases`, e.g. `{"NCT05985863": ["IRB-2023-19"]}`,
+ * for sites whose ResearchStudy carries only a local protocol number. One
+ * alias naming two trials is a problem; whether each key is a configured
+ * trial is checked once the trials are loaded (unknownAliasTrials).
+ */
+export function parseStudyAliases(v: unknown, at: string, bad: string[]): StudyAliases {
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) {
+    bad.push(`${at}: expected {"<trial key>": ["<local ResearchStudy identifier>", ...]}`);
+    return {};
+  }
+  const out: Record<string, string[]> = {};
+  const seen = new Map<string, string>();
+  for (const [trial, names] of Object.entries(v)) {
+    if (!Array.isArray(names) || !names.length || names.some((n) => typeof n !== 'string' || !n.trim())) {
+      bad.push(`${at}.${trial}: expected a non-empty array of identifier values (non-empty strings)`);
+      continue;
+    }
+    for (const n of names as string[]) {
+      const other = seen.get(n);
+      if (other && other !== trial) bad.push(`${at}.${trial}: alias "${n}" already names ${other}; an alias names one trial`);
+      else if (n === trial) bad.push(`${at}.${trial}: alias "${n}" is the trial key itself (trial keys need no alias)`);
+      seen.set(n, trial);
+    }
+    out[trial] = [...new Set(names as string[])];
+  }
+  return out;
+}
+
+/**
+ * Problems with the sites' aliases that need the trial list: an alias for a
+ * trial that is not configured, or an alias that is another trial's key.
+ * Boot and `trialbridge evaluate` stop on any.
+ */
+export function unknownAliasTrials(sites: readonly { id: string; studyAliases: StudyAliases }[], trialKeys: readonly string[]): string[] {
+  const keys = new Set(trialKeys);
+  const bad: string[] = [];
+  sites.forEach((s, i) => {
+    for (const [trial, names] of Object.entries(s.studyAliases)) {
+      const at = `TRIALBRIDGE_SITES[${i}].studyAliases.${trial}`;
+      if (!keys.has(trial)) bad.push(`${at}: no trial "${trial}" is configured (known: ${[...keys].sort().join(', ')})`);
+      for (const n of names) if (keys.has(n) && n !== trial) bad.push(`${at}: alias "${n}" is the key of another trial`);
+    }
+  });
+  return bad;
 }
 
 /** One `codeMap` entry: the site's local coding and the analyte id or LOINC code it stands for. */

@@ -23,7 +23,7 @@ import { validateFhir } from '../ingest/validate';
 import type { Db } from '../store/db';
 import { advanceCursor, enrolledPatients, getCursor, markBackfilled, reconcileScope, recordContact, unresolvedIndividuals } from '../store/sites';
 import type { SiteClient } from './types';
-import { scopeChunks, scopeParams, watchPlans, type WatchPlan } from './watch';
+import { pollPlans, scopeChunks, scopeParams, type WatchPlan } from './watch';
 
 /** A safety stop for a server that keeps answering with links (one sync never walks more pages). */
 export const MAX_PAGES_PER_PASS = 10_000;
@@ -204,7 +204,7 @@ export async function syncSite(deps: SyncDeps): Promise<SyncSummary> {
   const fhir = deps.site.fhir;
   if (!fhir) throw new Error(`site ${deps.site.id} has no FHIR server configured`);
   const s = emptySummary();
-  const plans = watchPlans(fhir, deps.codes);
+  const plans = pollPlans(fhir, deps.codes);
   // Enrollments first: a ResearchSubject fetched now widens the scope at the next sync (the map worker requests it).
   const patients = await enrolledPatients(deps.db, deps.site.id);
   await resolveIndividuals(deps, s);

@@ -16,6 +16,15 @@ export const LOINC_SYSTEM = 'http://loinc.org';
  */
 export const DEFAULT_WATCHED_TYPES = ['ResearchSubject', 'Patient', 'Observation', 'MedicationAdministration'] as const;
 
+/**
+ * Polled before the watched types when a site keeps the default types: the
+ * ResearchStudy resources that ResearchSubject.study names by reference (the
+ * standard R4 shape), so a ResearchSubject fetched in the same sync resolves
+ * at once. Unscoped (a hospital has few studies) and not subscribed to
+ * (studies change rarely; every sync picks changes up).
+ */
+export const POLLED_STUDY_TYPE = 'ResearchStudy';
+
 /** How a plan narrows to the enrolled patients: a `patient` reference list, an `_id` list (Patient itself), or not at all. */
 export type ScopeParam = 'patient' | '_id' | null;
 
@@ -46,6 +55,13 @@ export function watchPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[])
     const scope = type === 'Patient' ? '_id' : fhir.patientScope ? (SCOPE_OF[type] ?? null) : null;
     return { type, params, scope };
   });
+}
+
+/** What a sync fetches: POLLED_STUDY_TYPE first (default types only), then the watched plans. */
+export function pollPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[]): WatchPlan[] {
+  const plans = watchPlans(fhir, mappedCodes);
+  if (fhir.resourceTypes) return plans;
+  return [{ type: POLLED_STUDY_TYPE, params: { ...(fhir.searchParams[POLLED_STUDY_TYPE] ?? {}) }, scope: null }, ...plans];
 }
 
 /** The scope parameter for a chunk of patient ids (comma = OR in FHIR search, R4 §3.1.1.5.4). */

@@ -1,13 +1,14 @@
 /**
  * Reading an enrollment out of a FHIR R4 ResearchSubject (pure).
  *
- * The trial is the ResearchStudy named by `study`: its identifier value is the
- * trial key (the NCT number, or ESLD-UCMSC-DOSE for the Shenyang dose trial,
- * which has none; clinical-reference §1.2). Senders name it in one of three
- * ways, all accepted: `study.identifier`, a contained ResearchStudy, or a
- * reference whose id is itself the trial key.
+ * The trial is the ResearchStudy named by `study` (see study-ref.ts for every
+ * shape accepted): its identifier value is the trial key (the NCT number, or
+ * ESLD-UCMSC-DOSE for the Shenyang dose trial, which has none;
+ * clinical-reference §1.2), or a site alias of it.
  */
-import type { ResearchStudy, ResearchSubject } from '@medplum/fhirtypes';
+import type { ResearchSubject } from '@medplum/fhirtypes';
+import { resolveStudy, trialNamer, type StudyContext, type StudyResolution } from './study-ref';
+
 /** A Patient identifier (system may be empty when the sender gives none). */
 export interface Identifier {
   readonly system: string;
@@ -15,7 +16,9 @@ export interface Identifier {
 }
 
 export interface ParsedEnrollment {
+  /** The configured trial the study names, or null (see `study` for why). */
   readonly trial: string | null;
+  readonly study: StudyResolution;
   /** What the sender named, for the review item when the trial is unknown. */
   readonly studyText: string;
   readonly subject: string;
@@ -26,24 +29,21 @@ export interface ParsedEnrollment {
   readonly periodStart: string | null;
 }
 
-export function parseResearchSubject(rs: ResearchSubject, knownTrial: (key: string) => boolean): ParsedEnrollment {
-  const candidates: string[] = [];
-  if (rs.study?.identifier?.value) candidates.push(rs.study.identifier.value);
-  const ref = rs.study?.reference ?? '';
-  if (ref.startsWith('#')) {
-    const contained = (rs.contained ?? []).find((c) => c.resourceType === 'ResearchStudy' && c.id === ref.slice(1)) as ResearchStudy | undefined;
-    for (const id of contained?.identifier ?? []) if (id.value) candidates.push(id.value);
-  } else {
-    const m = /ResearchStudy\/([^/]+)$/.exec(ref);
-    if (m) candidates.push(m[1]);
-  }
-  const trial = candidates.find(knownTrial) ?? null;
+/**
+ * Parses a ResearchSubject. `ctx` resolves its study: a StudyContext (trial
+ * names with the site's aliases, and the site's stored ResearchStudies), or
+ * for callers without stored studies a plain "is this a trial key" test.
+ */
+export function parseResearchSubject(rs: ResearchSubject, ctx: StudyContext | ((key: string) => boolean)): ParsedEnrollment {
+  const context: StudyContext = typeof ctx === 'function' ? { trialOf: trialNamer(ctx), storedStudy: () => undefined } : ctx;
+  const study = resolveStudy(rs.study, rs, context);
   const subjectId = rs.identifier?.find((i) => i.value)?.value ?? rs.id!;
   const ind = rs.individual;
   const patientRef = ind?.reference ? (/(?:^|\/)Patient\/([^/]+)$/.exec(ind.reference)?.[1] ?? null) : null;
   return {
-    trial,
-    studyText: candidates.join(', ') || ref || '(none)',
+    trial: study.kind === 'trial' ? study.trial : null,
+    study,
+    studyText: study.names.join(', ') || rs.study?.reference || '(none)',
     subject: subjectId,
     patientRef,
     individual: ind?.identifier?.value ? { system: ind.identifier.system ?? '', value: ind.identifier.value } : null,

@@ -12,6 +12,7 @@ import { MAP_QUEUE, type MapJobData, type MapQueue } from './map-resource';
 import { processMapJob } from './map-processor';
 import { EVALUATE_QUEUE, processEvaluateJob, type EvaluateJobData, type EvaluateQueue } from './evaluate-subject';
 import type { TrialSet } from '../protocol/trials';
+import type { StudyAliases } from '../protocol/study-ref';
 import { subjectsOfPatients } from '../store/subject-data';
 import { metrics } from '../metrics';
 import type { WorkerQueue } from '../config';
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   readonly evaluateQueue: EvaluateQueue;
   readonly trials: TrialSet;
   readonly timeZoneOf: (site: string) => string;
+  /** A site's `studyAliases` (TRIALBRIDGE_SITES), for resolving enrollments. */
+  readonly studyAliasesOf?: (site: string) => StudyAliases;
   readonly sweepAfterMs: number;
   /** Which queues this process consumes (TRIALBRIDGE_WORKER_QUEUES); evaluation can run in processes of its own. */
   readonly queues: readonly WorkerQueue[];
@@ -61,7 +64,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
     async (job: Job<MapJobData>) => {
       const log = deps.log.child({ job: job.id, trace: job.data.traceId });
       const end = metrics.mapJobSeconds.startTimer();
-      const res = await processMapJob({ db: deps.db, mappings: deps.mappings, log }, job.data.inboundIds);
+      const res = await processMapJob({ db: deps.db, mappings: deps.mappings, log, studyAliases: deps.studyAliasesOf }, job.data.inboundIds);
       end();
       for (const [state, n] of Object.entries(res.states)) metrics.inboundProcessed.inc({ state }, n);
       if (res.released.length) {

@@ -7,7 +7,7 @@
  * habit 6). Transient errors (database down) throw and BullMQ retries with
  * backoff; permanent problems become review items and never throw.
  */
-import type { Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
+import type { Patient, Resource, ResearchStudy, ResearchSubject } from '@medplum/fhirtypes';
 import type { Logger } from '../logger';
 import { mapResource, unmappedCodings, type MappingSet } from '../mapping';
 import { countUnmapped, type UnmappedSeen } from '../store/unmapped';
@@ -17,11 +17,15 @@ import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, t
 import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
 import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
 import { parseResearchSubject } from '../protocol/research-subject';
+import { researchStudyId, studyIdentifiers, trialNamer, trialOfStudy, type StudyAliases, type TrialNamer } from '../protocol/study-ref';
+import { claimSubject, patientsInTrials, releaseStudyWaiters, storedStudies, upsertResearchStudy, type StoredStudy } from '../store/studies';
 
 export interface MapDeps {
   readonly db: Db;
   readonly mappings: MappingSet;
   readonly log: Logger;
+  /** The site's `studyAliases` (TRIALBRIDGE_SITES): local ResearchStudy identifiers naming a trial. */
+  readonly studyAliases?: (site: string) => StudyAliases;
 }
 
 export interface MapResult {
@@ -45,9 +49,13 @@ interface Batch {
   readonly touchedPatients: Map<string, Set<string>>;
   /** Patients whose mapped data or enrollment changed (resolved logical ids). */
   readonly changed: Map<string, Set<string>>;
+  /** ResearchSubject rows a ResearchStudy in this batch sent back for re-resolution. */
+  readonly restudied: number[];
 }
 
-const TYPE_ORDER: Record<string, number> = { Patient: 0, ResearchSubject: 1 };
+/** Studies first (enrollments resolve through them), then identities, then enrollments, then clinical data. */
+const TYPE_ORDER: Record<string, number> = { ResearchStudy: 0, Patient: 1, ResearchSubject: 2 };
+const ENROLLMENT_TYPES = new Set(['ResearchStudy', 'Patient', 'ResearchSubject']);
 
 /**
  * Processes a job's rows. If the batch fails for a non-transient reason, the
@@ -86,12 +94,17 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
   return deps.db.transaction(async (tx) => {
     // Rows already processed (a redelivered job) are skipped: at-least-once delivery, exactly-once effect.
     const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');
-    rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 2) - (TYPE_ORDER[b.resourceType] ?? 2) || a.id - b.id);
-    const batch: Batch = { states: [], values: [], reviews: [], unmapped: [], touchedPatients: new Map(), changed: new Map() };
+    rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 3) - (TYPE_ORDER[b.resourceType] ?? 3) || a.id - b.id);
+    const batch: Batch = { states: [], values: [], reviews: [], unmapped: [], touchedPatients: new Map(), changed: new Map(), restudied: [] };
     await lockRowPatients(tx, deps, rows);
+    const namers = new Map<string, TrialNamer>();
+    const namerOf = (site: string) => namers.get(site) ?? namers.set(site, trialNamer((k) => deps.mappings.hasTrial(k), deps.studyAliases?.(site))).get(site)!;
+    for (const row of rows.filter((r) => r.resourceType === 'ResearchStudy')) await handleResearchStudy(tx, namerOf(row.site), row, batch);
     for (const row of rows.filter((r) => r.resourceType === 'Patient')) await handlePatient(tx, row, batch);
-    for (const row of rows.filter((r) => r.resourceType === 'ResearchSubject')) await handleResearchSubject(tx, deps, row, batch);
-    const clinical = rows.filter((r) => r.resourceType !== 'Patient' && r.resourceType !== 'ResearchSubject');
+    const subjects = rows.filter((r) => r.resourceType === 'ResearchSubject');
+    const studies = await studiesNamedBy(tx, subjects);
+    for (const row of subjects) await handleResearchSubject(tx, { namer: namerOf(row.site), studies: studies.get(row.site) ?? new Map() }, row, batch);
+    const clinical = rows.filter((r) => !ENROLLMENT_TYPES.has(r.resourceType));
     const current = await handleClinical(tx, deps, clinical, batch);
     await upsertCrfValues(tx, batch.values);
     // After the upsert, so an older version in this same batch is superseded too.
@@ -100,7 +113,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     await insertReviewItems(tx, batch.reviews);
     await countUnmapped(tx, batch.unmapped);
     await setInboundStates(tx, batch.states);
-    const released: number[] = [];
+    const released: number[] = [...batch.restudied];
     for (const [site, keys] of batch.touchedPatients) released.push(...(await releaseUnmatched(tx, site, [...keys])));
     const states: Record<string, number> = {};
     for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
@@ -119,6 +132,7 @@ async function lockRowPatients(db: Db, deps: MapDeps, rows: readonly InboundRow[
       const idents = ((r.body as unknown as Patient).identifier ?? []).filter((i) => i.value).map((i) => identifierKey({ system: i.system ?? '', value: i.value! }));
       [r.resourceId, ...idents].forEach((k) => at(r.site).ex.add(k));
     } else if (r.resourceType === 'ResearchSubject') {
+      // Only the patient half is read here; the study is resolved under the lock.
       const e = parseResearchSubject(r.body as unknown as ResearchSubject, (k) => deps.mappings.hasTrial(k));
       [e.patientRef, e.individual ? identifierKey(e.individual) : null].forEach((k) => k && at(r.site).ex.add(k));
     } else if (r.patientId) at(r.site).sh.add(r.patientId);
@@ -146,17 +160,66 @@ async function handlePatient(db: Db, row: InboundRow, batch: Batch): Promise<voi
   batch.states.push({ id: row.id, state: 'mapped' });
 }
 
-async function handleResearchSubject(db: Db, deps: MapDeps, row: InboundRow, batch: Batch): Promise<void> {
-  const e = parseResearchSubject(row.body as unknown as ResearchSubject, (k) => deps.mappings.hasTrial(k));
+/**
+ * Stores a ResearchStudy and sends back for re-resolution the ResearchSubjects
+ * that wait for it or were resolved through it (a later version may name
+ * another trial). The subjects of the trials it names (before and now) are
+ * re-evaluated: their study-drug administrations may name it by reference.
+ */
+async function handleResearchStudy(db: Db, trialOf: TrialNamer, row: InboundRow, batch: Batch): Promise<void> {
+  const identifiers = studyIdentifiers(row.body as unknown as ResearchStudy);
+  const trial = trialOfStudy(identifiers, trialOf);
+  const { previousTrial } = await upsertResearchStudy(db, { site: row.site, researchStudyId: row.resourceId, identifiers, trial, inboundId: row.id });
+  const refersTo = (body: Record<string, unknown>) => researchStudyId((body as unknown as ResearchSubject).study?.reference) === row.resourceId;
+  batch.restudied.push(...(await releaseStudyWaiters(db, row.site, row.resourceId, refersTo)));
+  const trials = [...new Set([trial, previousTrial].filter((t): t is string => !!t))];
+  for (const pid of await patientsInTrials(db, row.site, trials)) addTo(batch.changed, row.site, pid);
+  batch.states.push({ id: row.id, state: 'mapped' });
+}
+
+/** The stored ResearchStudies the batch's ResearchSubjects name by reference, per site. */
+async function studiesNamedBy(db: Db, rows: readonly InboundRow[]): Promise<Map<string, Map<string, StoredStudy>>> {
+  const ids = new Map<string, string[]>();
+  for (const r of rows) {
+    const id = researchStudyId((r.body as unknown as ResearchSubject).study?.reference);
+    if (id) ids.set(r.site, [...(ids.get(r.site) ?? []), id]);
+  }
+  const out = new Map<string, Map<string, StoredStudy>>();
+  for (const [site, list] of ids) out.set(site, await storedStudies(db, site, list));
+  return out;
+}
+
+interface SiteStudies {
+  readonly namer: TrialNamer;
+  readonly studies: ReadonlyMap<string, StoredStudy>;
+}
+
+async function handleResearchSubject(db: Db, site: SiteStudies, row: InboundRow, batch: Batch): Promise<void> {
+  const e = parseResearchSubject(row.body as unknown as ResearchSubject, { trialOf: site.namer, storedStudy: (id) => site.studies.get(id)?.identifiers });
+  if (e.study.kind === 'awaiting') {
+    // Parked, like a lab without enrollment: released when its ResearchStudy arrives (handleResearchStudy).
+    batch.states.push({ id: row.id, state: 'unmatched', error: 'awaiting-research-study' });
+    return;
+  }
   if (!e.trial) {
     batch.reviews.push({ inboundId: row.id, trial: null, subject: null, ruleId: null, reason: 'unknown-study', detail: `ResearchSubject.study names no configured trial (${e.studyText})` });
     batch.states.push({ id: row.id, state: 'needs_review', error: 'unknown-study' });
     return;
   }
+  const owner = await claimSubject(db, e.trial, e.subject, row.site);
+  if (owner !== row.site) {
+    // A (trial, subject) belongs to the site that first enrolled it; nothing of that site's subject changes.
+    batch.reviews.push({
+      inboundId: row.id, trial: e.trial, subject: e.subject, ruleId: null, reason: 'subject-claimed-by-other-site',
+      detail: `ResearchSubject.identifier: subject ${e.subject} of ${e.trial} is already enrolled by site ${owner}; refused for site ${row.site}`,
+    });
+    batch.states.push({ id: row.id, state: 'needs_review', error: 'subject-claimed-by-other-site' });
+    return;
+  }
   const patientId = e.patientRef ?? (e.individual ? await patientIdByIdentifier(db, row.site, e.individual) : null);
   await upsertEnrollment(db, {
     site: row.site, researchSubjectId: row.resourceId, trial: e.trial, subject: e.subject, patientId, arm: e.arm, status: e.status,
-    periodStart: e.periodStart, individual: e.individual, inboundId: row.id,
+    periodStart: e.periodStart, individual: e.individual, inboundId: row.id, studyRef: e.study.studyId,
   });
   const keys = [patientId, e.individual ? identifierKey(e.individual) : null].filter((k): k is string => !!k);
   touch(batch, row.site, keys);

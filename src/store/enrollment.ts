@@ -51,18 +51,20 @@ export async function patientIdByIdentifier(db: Db, site: string, ident: Identif
 export interface NewEnrollment extends Enrollment {
   readonly individual: Identifier | null;
   readonly inboundId: number;
+  /** The ResearchStudy id the trial was resolved through (a later version of it re-resolves), or null. */
+  readonly studyRef: string | null;
 }
 
 export async function upsertEnrollment(db: Db, e: NewEnrollment): Promise<void> {
   await db.query(
-    `INSERT INTO enrollments (site, research_subject_id, trial, subject, patient_id, individual_system, individual_value, arm, status, period_start, inbound_id)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+    `INSERT INTO enrollments (site, research_subject_id, trial, subject, patient_id, individual_system, individual_value, arm, status, period_start, inbound_id, study_ref)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
      ON CONFLICT (site, research_subject_id) DO UPDATE SET trial = EXCLUDED.trial, subject = EXCLUDED.subject,
        patient_id = COALESCE(EXCLUDED.patient_id, enrollments.patient_id), individual_system = EXCLUDED.individual_system,
        individual_value = EXCLUDED.individual_value, arm = EXCLUDED.arm, status = EXCLUDED.status,
-       period_start = EXCLUDED.period_start, inbound_id = EXCLUDED.inbound_id, updated_at = now()
+       period_start = EXCLUDED.period_start, inbound_id = EXCLUDED.inbound_id, study_ref = EXCLUDED.study_ref, updated_at = now()
      WHERE enrollments.inbound_id <= EXCLUDED.inbound_id`,
-    [e.site, e.researchSubjectId, e.trial, e.subject, e.patientId, e.individual?.system ?? null, e.individual?.value ?? null, e.arm, e.status, e.periodStart, e.inboundId],
+    [e.site, e.researchSubjectId, e.trial, e.subject, e.patientId, e.individual?.system ?? null, e.individual?.value ?? null, e.arm, e.status, e.periodStart, e.inboundId, e.studyRef],
   );
 }
 
@@ -97,10 +99,12 @@ export async function enrollmentsByPatient(db: Db, site: string, patientIds: rea
   return out;
 }
 
-export async function enrollmentsBySubject(db: Db, subject: string): Promise<Enrollment[]> {
+/** Enrollments of a subject number, optionally narrowed to one trial and/or one site (subject numbers are per trial and site). */
+export async function enrollmentsBySubject(db: Db, subject: string, only: { trial?: string; site?: string } = {}): Promise<Enrollment[]> {
   const r = await db.query<RawEnrollment>(
-    'SELECT site, research_subject_id, trial, subject, patient_id, arm, status, period_start FROM enrollments WHERE subject = $1 ORDER BY trial, site',
-    [subject],
+    `SELECT site, research_subject_id, trial, subject, patient_id, arm, status, period_start FROM enrollments
+     WHERE subject = $1 AND ($2::text IS NULL OR trial = $2) AND ($3::text IS NULL OR site = $3) ORDER BY trial, site, research_subject_id`,
+    [subject, only.trial ?? null, only.site ?? null],
   );
   return r.rows.map(toEnrollment);
 }

@@ -7,6 +7,7 @@
 import type { Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
 import type { Db } from './db';
 import { subjectCrf, type CrfValueRow } from './crf';
+import { siteStudyTrials } from './studies';
 
 export interface SubjectData {
   readonly site: string;
@@ -17,6 +18,8 @@ export interface SubjectData {
   readonly resources: Resource[];
   readonly crf: CrfValueRow[];
   readonly reviews: { reason: string; detail: string; source: string }[];
+  /** The site's ResearchStudy ids that name a trial (id → trial key): administrations name the study by reference. */
+  readonly studies: Record<string, string>;
 }
 
 export async function loadSubjectData(db: Db, k: { trial: string; subject: string; site: string }): Promise<SubjectData | null> {
@@ -51,6 +54,7 @@ export async function loadSubjectData(db: Db, k: { trial: string; subject: strin
     resources: res.rows.filter((r) => r.resource_type !== 'Patient').map((r) => r.body),
     crf,
     reviews: rv.rows.map((r) => ({ reason: r.reason, detail: r.detail, source: `${r.resource_type}/${r.resource_id}` })),
+    studies: await siteStudyTrials(db, k.site),
   };
 }
 
