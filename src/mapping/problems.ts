@@ -5,16 +5,12 @@
 import type { LoadProblem } from './types';
 
 export { ProblemSink, formatProblem, ptr, type Report } from '../util/load-problems';
-import { formatProblem } from '../util/load-problems';
+import { LoadError } from '../util/load-problems';
 
 /** Thrown by loadMappings with every problem found; nothing is loaded. */
-export class MappingLoadError extends Error {
-  readonly problems: readonly LoadProblem[];
-
+export class MappingLoadError extends LoadError {
   constructor(dir: string, problems: readonly LoadProblem[]) {
-    const n = problems.length;
-    super(`${n} problem${n === 1 ? '' : 's'} in mapping files under ${dir}:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+    super('mapping files', dir, problems);
     this.name = 'MappingLoadError';
-    this.problems = problems;
   }
 }

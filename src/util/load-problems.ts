@@ -14,6 +14,21 @@ export interface LoadProblem {
   readonly message: string;
 }
 
+/**
+ * A data file (mapping rules, trial definitions, a trial package) cannot be loaded: every
+ * problem found, nothing loaded. The CLI prints `message` (one line per problem) without a
+ * stack trace, whichever loader threw.
+ */
+export class LoadError extends Error {
+  readonly problems: readonly LoadProblem[];
+
+  constructor(what: string, where: string, problems: readonly LoadProblem[]) {
+    const n = problems.length;
+    super(`${n} problem${n === 1 ? '' : 's'} in ${what} under ${where}:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
 /** Reports a problem at a pointer of the file the reporter is bound to. */
 export type Report = (pointer: string, message: string) => void;
 

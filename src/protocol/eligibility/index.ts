@@ -4,7 +4,7 @@
  */
 export { evaluateEligibility, CLINICAL_REFERENCE_SECTIONS } from './evaluate';
 export { ageOn } from './age';
-export { ASSUMED_NO_DIALYSIS } from './scores';
+export { ASSUMED_NO_DIALYSIS, scoreLabItems } from './scores';
 export {
   CHRONIC_HBV_EXTRA_CODES,
   DEFAULT_SCREENING_LOOKBACK_DAYS,

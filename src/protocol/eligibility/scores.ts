@@ -65,6 +65,14 @@ const SPECS: Partial<Record<ScoreName, ScoreSpec>> = {
   },
 };
 
+/**
+ * The CRF items and units a score rule reads, or null for a score the engine does not
+ * compute (the trial package check makes sure the trial's CRF holds them).
+ */
+export function scoreLabItems(score: ScoreName): readonly { readonly item: string; readonly unit: string }[] | null {
+  return SPECS[score]?.labs ?? null;
+}
+
 /** The assumption stated in the reason when no dialysis finding is recorded (TrialDefaults.meld). */
 export const ASSUMED_NO_DIALYSIS = 'dialysis not recorded, scored as none (UNOS convention; trial defaults.meld.unrecordedDialysis assume-none)';
 

@@ -14,13 +14,24 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { buildTrial } from './build';
 import { DEFAULT_TRIALS_DIR, TRIAL_SCHEMA_PATH } from './defaults';
 import type { TrialFileJson } from './json';
-import { ProblemSink, TrialLoadError } from './problems';
+import { ProblemSink, TrialLoadError, type TrialLoadProblem } from './problems';
 import { LoadedTrialSet } from './trial-set';
 import type { Trial, TrialSet } from './types';
 
 
 /** Loads the trial definitions under `dir`; throws TrialLoadError listing all problems. */
 export function loadTrials(dir: string = DEFAULT_TRIALS_DIR): TrialSet {
+  const { trials, problems } = readTrials(dir);
+  if (problems.length > 0) throw new TrialLoadError(dir, problems);
+  return new LoadedTrialSet(trials);
+}
+
+/**
+ * Every trial definition under `dir` that built without a problem, and every problem
+ * (grouped by file). For loaders that go on checking the good files against others
+ * (the trial package check) before failing once.
+ */
+export function readTrials(dir: string = DEFAULT_TRIALS_DIR): { readonly trials: readonly Trial[]; readonly problems: readonly TrialLoadProblem[] } {
   const sink = new ProblemSink();
   const files = readFiles(dir, sink);
   const validate = schemaValidator(sink);
@@ -28,17 +39,18 @@ export function loadTrials(dir: string = DEFAULT_TRIALS_DIR): TrialSet {
   const owners = new Map<string, string>();
   for (const parsed of validate ? files : []) {
     if (!schemaValid(validate!, parsed)) continue;
+    const before = sink.problems.length;
     const json = parsed.json as TrialFileJson;
     const expected = path.basename(parsed.file, '.json');
     if (json.key !== expected) parsed.report('/key', `key '${json.key}' must match the file name '${expected}.json'`);
     const owner = owners.get(json.key);
     if (owner) parsed.report('/key', `trial '${json.key}' is already defined in ${owner}`);
     else owners.set(json.key, parsed.file);
-    trials.push(buildTrial(json, parsed.file, parsed.report));
+    const trial = buildTrial(json, parsed.file, parsed.report);
+    if (sink.problems.length === before) trials.push(trial);
   }
   if (files.length === 0 && sink.problems.length === 0) sink.add('.', '', 'no trial definition (<key>.json) found');
-  if (sink.problems.length > 0) throw new TrialLoadError(dir, sink.sorted());
-  return new LoadedTrialSet(trials);
+  return { trials, problems: sink.sorted() };
 }
 
 /**

@@ -4,7 +4,7 @@
  * mapping loader (src/mapping/problems.ts). Pointers are RFC 6901.
  */
 
-import { formatProblem, type LoadProblem } from '../../util/load-problems';
+import { formatProblem, LoadError, type LoadProblem } from '../../util/load-problems';
 
 export { ProblemSink, ptr, type Report } from '../../util/load-problems';
 
@@ -15,13 +15,22 @@ export type TrialLoadProblem = LoadProblem;
 export const formatTrialProblem = formatProblem;
 
 /** Thrown by loadTrials / trialFromJson with every problem found; nothing is loaded. */
-export class TrialLoadError extends Error {
-  readonly problems: readonly TrialLoadProblem[];
-
+export class TrialLoadError extends LoadError {
   constructor(where: string, problems: readonly TrialLoadProblem[]) {
-    const n = problems.length;
-    super(`${n} problem${n === 1 ? '' : 's'} in trial definitions under ${where}:\n${problems.map((p) => `  ${formatTrialProblem(p)}`).join('\n')}`);
+    super('trial definitions', where, problems);
     this.name = 'TrialLoadError';
-    this.problems = problems;
+  }
+}
+
+/**
+ * Thrown by loadTrialPackages: the problems of the trial files, of the mapping files and
+ * of their cross-check, all at once (design.md "A trial is a package"). Files are named
+ * `trials/<key>.json` and `crf/<key>.json` (relative to the mappings directory) so one
+ * list can hold both kinds.
+ */
+export class TrialPackageLoadError extends LoadError {
+  constructor(where: string, problems: readonly TrialLoadProblem[]) {
+    super('trial packages (trial files and CRF mapping files)', where, problems);
+    this.name = 'TrialPackageLoadError';
   }
 }
