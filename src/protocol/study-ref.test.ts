@@ -52,7 +52,7 @@ describe('resolveStudy', () => {
 });
 
 describe('parseResearchSubject with stored studies', () => {
-  const rs = (study: Reference): ResearchSubject => ({
+  const rs = (study: ResearchSubject['study']): ResearchSubject => ({
     resourceType: 'ResearchSubject', status: 'screening', identifier: [{ value: 'S-REF-1' }], study, individual: { reference: 'Patient/p1' },
   });
   test('standard R4 shape resolves to the trial of the stored ResearchStudy', () => {

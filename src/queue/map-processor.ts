@@ -14,7 +14,7 @@ import { countUnmapped, type UnmappedSeen } from '../store/unmapped';
 import { metrics } from '../metrics';
 import { isTransientDbError, type Db } from '../store/db';
 import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
-import { enrollmentsByPatient, patientIdByIdentifier, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
+import { enrollmentsByPatient, patientIdByIdentifier, remapMovedEnrollment, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
 import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
 import { parseResearchSubject } from '../protocol/research-subject';
 import { researchStudyId, studyIdentifiers, trialNamer, trialOfStudy, type StudyAliases, type TrialNamer } from '../protocol/study-ref';
@@ -49,7 +49,7 @@ interface Batch {
   readonly touchedPatients: Map<string, Set<string>>;
   /** Patients whose mapped data or enrollment changed (resolved logical ids). */
   readonly changed: Map<string, Set<string>>;
-  /** ResearchSubject rows a ResearchStudy in this batch sent back for re-resolution. */
+  /** Rows sent back for another pass: ResearchSubjects a ResearchStudy re-resolves, the data of an enrollment that moved. */
   readonly restudied: number[];
 }
 
@@ -217,10 +217,12 @@ async function handleResearchSubject(db: Db, site: SiteStudies, row: InboundRow,
     return;
   }
   const patientId = e.patientRef ?? (e.individual ? await patientIdByIdentifier(db, row.site, e.individual) : null);
-  await upsertEnrollment(db, {
+  const { moved } = await upsertEnrollment(db, {
     site: row.site, researchSubjectId: row.resourceId, trial: e.trial, subject: e.subject, patientId, arm: e.arm, status: e.status,
     periodStart: e.periodStart, individual: e.individual, inboundId: row.id, studyRef: e.study.studyId,
   });
+  // Values mapped under the old trial or subject number are replaced by mapping the patient's data again.
+  if (moved && patientId) batch.restudied.push(...(await remapMovedEnrollment(db, row.site, patientId, moved)));
   const keys = [patientId, e.individual ? identifierKey(e.individual) : null].filter((k): k is string => !!k);
   touch(batch, row.site, keys);
   if (patientId) addTo(batch.changed, row.site, patientId);

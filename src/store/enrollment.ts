@@ -55,8 +55,18 @@ export interface NewEnrollment extends Enrollment {
   readonly studyRef: string | null;
 }
 
-export async function upsertEnrollment(db: Db, e: NewEnrollment): Promise<void> {
-  await db.query(
+/**
+ * Stores an enrollment version (an older one arriving late changes nothing).
+ * Returns the (trial, subject) the ResearchSubject had before, when this
+ * version changed it (a ResearchStudy re-resolved, or a new subject number).
+ */
+export async function upsertEnrollment(db: Db, e: NewEnrollment): Promise<{ moved: { trial: string; subject: string } | null }> {
+  const prev = await db.query<{ trial: string; subject: string; inbound_id: number }>(
+    'SELECT trial, subject, inbound_id FROM enrollments WHERE site = $1 AND research_subject_id = $2',
+    [e.site, e.researchSubjectId],
+  );
+  const p = prev.rows[0];
+  const r = await db.query(
     `INSERT INTO enrollments (site, research_subject_id, trial, subject, patient_id, individual_system, individual_value, arm, status, period_start, inbound_id, study_ref)
      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
      ON CONFLICT (site, research_subject_id) DO UPDATE SET trial = EXCLUDED.trial, subject = EXCLUDED.subject,
@@ -66,6 +76,28 @@ export async function upsertEnrollment(db: Db, e: NewEnrollment): Promise<void> 
      WHERE enrollments.inbound_id <= EXCLUDED.inbound_id`,
     [e.site, e.researchSubjectId, e.trial, e.subject, e.patientId, e.individual?.system ?? null, e.individual?.value ?? null, e.arm, e.status, e.periodStart, e.inboundId, e.studyRef],
   );
+  const applied = r.rowCount > 0 && !!p && Number(p.inbound_id) <= e.inboundId;
+  return { moved: applied && (p.trial !== e.trial || p.subject !== e.subject) ? { trial: p.trial, subject: p.subject } : null };
+}
+
+/**
+ * After an enrollment moved to another trial or subject number: the values
+ * mapped under the old (trial, subject) at this site are superseded, and the
+ * patient's current clinical rows go back to `received` to be mapped under
+ * the new one. Returns the re-queued row ids.
+ */
+export async function remapMovedEnrollment(db: Db, site: string, patientId: string, old: { trial: string; subject: string }): Promise<number[]> {
+  await db.query(
+    `UPDATE crf_values SET status = 'superseded', updated_at = now() WHERE site = $1 AND trial = $2 AND subject = $3 AND status = 'auto'`,
+    [site, old.trial, old.subject],
+  );
+  const r = await db.query<{ id: number }>(
+    `UPDATE inbound SET state = 'received', updated_at = now()
+     WHERE site = $1 AND patient_id = $2 AND state IN ('mapped', 'needs_review') AND resource_type IN ('Observation', 'MedicationAdministration', 'Condition')
+     RETURNING id`,
+    [site, patientId],
+  );
+  return r.rows.map((x) => Number(x.id)).sort((a, b) => a - b);
 }
 
 /**
