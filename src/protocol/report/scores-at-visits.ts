@@ -9,10 +9,13 @@
  */
 import type { ItemUnits, SourceQuantity } from '../../mapping';
 import {
-  aarc, childPugh, clifCAclfScore, clifCOf, easlClifAclfGrade, meld, meld3, meldNa, sofaLabPartial,
+  aarc, childPugh, clifCAclfScore, roundHalfUp, clifCOf, easlClifAclfGrade, meld, meld3, meldNa, sofaLabPartial,
   type ClifOfInput, type ClifSubscore, type CtpEncephalopathy, type ScoreResult, type WestHavenGrade,
 } from '../scores';
 import type { UnrecordedDialysis } from '../trials';
+
+/** Decimals of a raw score in the report: as clinical-reference §4 tabulates them (M10 16.740). */
+export const RAW_DECIMALS = 3;
 
 export interface VisitValue {
   readonly item: string;
@@ -71,7 +74,7 @@ export function scoresAtVisit(visit: string, values: readonly VisitValue[], ctx:
   const rows: ScoreRow[] = [];
   type Row = ScoreResult<{ value: number; raw?: number; class?: string }>;
   const push = (name: string, r: Row) => {
-    if (r.status === 'ok') rows.push({ name, visit, value: r.value, raw: r.raw ?? null, class: r.class ?? null });
+    if (r.status === 'ok') rows.push({ name, visit, value: r.value, raw: r.raw === undefined ? null : roundHalfUp(r.raw, RAW_DECIMALS), class: r.class ?? null });
   };
   // For the scores shown per visit (secondary outcomes, clinical-reference §1), an unrecorded
   // dialysis is scored as the trial file says: by default as none, as UNOS and MELD calculators do.
