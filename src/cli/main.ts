@@ -5,6 +5,7 @@
  *   validate-mappings [dir]   check every mapping file; non-zero exit on any problem
  *   import FILE --site ID     bulk backfill of NDJSON (or a Bundle) through the same store-then-queue path
  *   evaluate --trial KEY [--as-of DATE] FILE   offline subject reports from a Bundle or NDJSON
+ *   preview --site ID [--json] FILE   dry run of the mapping rules over a sample of a site's data (no servers)
  *   subscribe --site ID       create/update our Subscriptions on the site's FHIR server
  *   subscriptions --site ID   list them with their status
  *   poll --site ID            one sync of the site now
@@ -18,11 +19,12 @@ import { sha256Hex } from '../http';
 import { MappingLoadError } from '../mapping';
 import { validateMappingsCommand } from './validate-mappings';
 import { evaluateCommand } from './evaluate';
+import { previewCommand } from './preview';
 import { importCommand } from './import';
 import { connectCommand } from './connect';
 import { exportPullCommand } from './export-pull';
 
-const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|subscribe --site ID|subscriptions --site ID|poll --site ID|export-pull --site ID [--since DATE]|hash-token [token]>`;
+const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|preview --site ID [--json] FILE|subscribe --site ID|subscriptions --site ID|poll --site ID|export-pull --site ID [--since DATE]|hash-token [token]>`;
 
 const out = { log: (s: string) => process.stdout.write(`${s}\n`), error: (s: string) => process.stderr.write(`${s}\n`) };
 
@@ -50,6 +52,8 @@ async function run(argv: string[]): Promise<number> {
       return validateMappingsCommand(rest, out);
     case 'evaluate':
       return evaluateCommand(rest, out);
+    case 'preview':
+      return previewCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     case 'subscribe':
