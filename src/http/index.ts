@@ -1,8 +1,9 @@
 /**
  * What both HTTP edges share (design.md layout: `ingest/` and `api/` never
  * import each other): authentication of sites and users, FHIR content types,
- * the one error middleware, async handler wrapping.
+ * the one error middleware, async handler wrapping, content negotiation.
  */
 export * from './auth';
 export * from './errors';
 export * from './handler';
+export * from './content';
