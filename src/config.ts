@@ -23,7 +23,16 @@ export interface SiteConfig {
   readonly studyAliases: StudyAliases;
   /** Local lab codes of this site → analyte or LOINC code (README "Connect a site", `codeMap`); checked against the rules at boot. */
   readonly codeMap: readonly SiteCodeMapEntry[];
+  /**
+   * A dateTime with a time but no UTC offset is invalid FHIR R4: `reject` it (default), or read it as
+   * wall-clock time in `timeZone` (`site-zone`), recorded in the inbound row's context.
+   */
+  readonly localTimeWithoutOffset: LocalTimePolicy;
 }
+
+/** What the door does with a dateTime that has a time but no offset (README "Configuration"). */
+export type LocalTimePolicy = 'reject' | 'site-zone';
+const LOCAL_TIME_POLICIES: readonly LocalTimePolicy[] = ['reject', 'site-zone'];
 
 /** A person using /api. Token stored hashed, like site tokens. */
 export interface UserConfig {
@@ -49,6 +58,8 @@ export interface Config {
   /** Queues a `worker`/`start` process consumes: map-resource and/or evaluate-subject. */
   readonly workerQueues: readonly WorkerQueue[];
   readonly bodyLimitBytes: number;
+  /** Public base URL for absolute Location headers (TRIALBRIDGE_PUBLIC_URL); null = the request's scheme and host. */
+  readonly publicUrl: string | null;
   readonly logLevel: string;
   readonly sites: readonly SiteConfig[];
   readonly users: readonly UserConfig[];
@@ -119,6 +130,18 @@ function parseQueues(raw: string | undefined, problems: string[]): WorkerQueue[]
   return qs.filter((q): q is WorkerQueue => WORKER_QUEUES.includes(q as WorkerQueue));
 }
 
+function parsePublicUrl(raw: string | undefined, problems: string[]): string | null {
+  if (!raw?.trim()) return null;
+  try {
+    const u = new URL(raw.trim());
+    if ((u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash) return u.href.replace(/\/+$/, '');
+  } catch {
+    // reported below
+  }
+  problems.push('TRIALBRIDGE_PUBLIC_URL: expected an http(s) URL without query or fragment, e.g. https://trialbridge.hospital.example');
+  return null;
+}
+
 function isValidTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -147,10 +170,12 @@ function parseSites(env: NodeJS.ProcessEnv, problems: string[]): SiteConfig[] {
     const codeMap = parseSiteCodeMap(o.codeMap, `${at}.codeMap`, bad);
     const tz = o.timeZone ?? DEFAULTS.timeZone;
     if (typeof tz !== 'string' || !isValidTimeZone(tz)) bad.push(`${at}.timeZone: not an IANA time zone`);
+    const localTime = o.localTimeWithoutOffset ?? 'reject';
+    if (!LOCAL_TIME_POLICIES.includes(localTime as LocalTimePolicy)) bad.push(`${at}.localTimeWithoutOffset: expected ${LOCAL_TIME_POLICIES.join(' or ')}`);
     problems.push(...bad);
     if (bad.length) return [];
     seen.add(o.id as string);
-    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir, studyAliases, codeMap }];
+    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir, studyAliases, codeMap, localTimeWithoutOffset: localTime as LocalTimePolicy }];
   });
 }
 
@@ -194,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     workerConcurrency: intVar(env, 'TRIALBRIDGE_WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 500, problems),
     workerQueues: parseQueues(env.TRIALBRIDGE_WORKER_QUEUES, problems),
     bodyLimitBytes: intVar(env, 'TRIALBRIDGE_BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 1024 * 1024 * 1024, problems),
+    publicUrl: parsePublicUrl(env.TRIALBRIDGE_PUBLIC_URL, problems),
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
     sites: parseSites(env, problems),
     users: parseUsers(env, problems),
