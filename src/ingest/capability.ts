@@ -28,7 +28,7 @@ const REST_DOCUMENTATION =
   '`Prefer: return=minimal|representation|OperationOutcome` is honoured (default representation). Dates must be valid calendar ' +
   'dates, and a dateTime with a time needs a UTC offset unless the site is configured to read its wall-clock time.';
 
-function resourceEntry(type: string): CapabilityStatementRestResource {
+function resourceEntry(type: CapabilityStatementRestResource['type']): CapabilityStatementRestResource {
   return {
     type,
     interaction: [
