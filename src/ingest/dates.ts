@@ -14,6 +14,7 @@ import { getDataType, tryGetDataType, type InternalTypeSchema } from '@medplum/c
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { localDateTimeOf } from '../protocol/schedule';
 import { initFhirValidator } from './fhir-definitions';
+import { MAX_JSON_DEPTH } from './parse-json';
 
 /** The FHIR R4 primitive types that carry a calendar date. */
 export type DateKind = 'date' | 'dateTime' | 'instant';
@@ -125,7 +126,9 @@ function schemaOf(type: string, root: InternalTypeSchema): InternalTypeSchema | 
   return root.innerTypes.find((t) => t.name === type) ?? tryGetDataType(type);
 }
 
-function walk(node: Record<string, unknown>, schema: InternalTypeSchema, root: InternalTypeSchema, path: string, out: DateElement[]): void {
+function walk(node: Record<string, unknown>, schema: InternalTypeSchema, root: InternalTypeSchema, path: string, out: DateElement[], depth = 0): void {
+  // Deeper nesting is refused by jsonHazards (validate.ts); stopping here keeps the walk off the stack limit.
+  if (depth > MAX_JSON_DEPTH) return;
   for (const [key, v] of Object.entries(node)) {
     // `_x` holds the id and extensions of primitive `x` (FHIR R4 json.html#primitive).
     const type = key.startsWith('_') ? 'Element' : memberType(schema, key);
@@ -135,21 +138,21 @@ function walk(node: Record<string, unknown>, schema: InternalTypeSchema, root: I
       const at = Array.isArray(v) ? `${path}.${key}[${i}]` : `${path}.${key}`;
       const set = (x: string) => (Array.isArray(v) ? (v[i] = x) : (node[key] = x));
       if (DATE_KINDS.has(type)) out.push({ path: at, kind: type as DateKind, value: item, set });
-      else if (item && typeof item === 'object' && !Array.isArray(item)) visitComplex(item as Record<string, unknown>, type, root, at, out);
+      else if (item && typeof item === 'object' && !Array.isArray(item)) visitComplex(item as Record<string, unknown>, type, root, at, out, depth + 1);
     });
   }
 }
 
-function visitComplex(item: Record<string, unknown>, type: string, root: InternalTypeSchema, at: string, out: DateElement[]): void {
+function visitComplex(item: Record<string, unknown>, type: string, root: InternalTypeSchema, at: string, out: DateElement[], depth: number): void {
   if (type === 'Resource') {
     // contained resources and Bundle.entry.resource: the member's own resourceType decides.
     const rt = item.resourceType;
     const own = typeof rt === 'string' ? tryGetDataType(rt) : undefined;
-    if (own) walk(item, own, own, at, out);
+    if (own) walk(item, own, own, at, out, depth);
     return;
   }
   const s = schemaOf(type, root);
-  if (s) walk(item, s, root, at, out);
+  if (s) walk(item, s, root, at, out, depth);
 }
 
 /** Every date, dateTime and instant element of a resource, in document order. */
