@@ -17,8 +17,7 @@ import { workerConnection } from './queue/connection';
 import { startWorkers, type Workers } from './queue';
 import type { Db } from './store/db';
 import { closeRedis, openProducer, openStore } from './runtime';
-import { initFhirValidator } from './ingest/validate';
-import { createReceiver } from './ingest/receive';
+import { createReceiver, initFhirValidator } from './ingest';
 import { siteClients } from './connect/clients';
 import { createSiteSyncQueue, type SiteSyncQueue } from './queue/site-sync';
 

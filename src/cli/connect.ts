@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { loadConfig, type Config, type SiteConfig } from '../config';
 import { createLogger, type Logger } from '../logger';
 import { loadMappings } from '../mapping';
-import { createReceiver } from '../ingest/receive';
+import { createReceiver } from '../ingest';
 import type { MapQueue } from '../queue/map-resource';
 import { openDb, type Db } from '../store/db';
 import { migrate } from '../store/migrate';

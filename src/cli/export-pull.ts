@@ -23,9 +23,9 @@ import { createSiteClient } from '../connect/client';
 import { exportPull, type ExportPullResult, type ExportProgress } from '../connect/bulk-export';
 import { createTokenSource } from '../connect/token';
 import { SiteRequestError } from '../connect/types';
-import { createReceiver } from '../ingest/receive';
+import { createReceiver } from '../ingest';
 import { advanceCursor } from '../store/sites';
-import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, type ImportSummary } from './import';
+import { DEFAULT_BATCH, EXAMPLES_PER_REASON, formatSummary, importFile, InputError, type ImportSummary } from '../ingest';
 import { abortOnSignals, openTargetOrSay, stderrLogger } from '../runtime';
 
 interface Out {
@@ -186,7 +186,7 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
       if (abort.signal.aborted) break;
       let s: ImportSummary;
       try {
-        s = await importFile(f.path, { site: site.id, batch: DEFAULT_BATCH, receiver, traceId, signal: abort.signal });
+        s = await importFile(f.path, { site: site.id, batch: DEFAULT_BATCH, receiver, traceId, source: 'bulk', signal: abort.signal });
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         Object.assign(total, { status: 'failed', error: e.message });

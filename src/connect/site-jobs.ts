@@ -7,7 +7,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
 import type { Logger } from '../logger';
-import type { Receiver } from '../ingest/receive';
+import type { Receiver } from '../ingest';
 import type { SiteJobData, SiteSyncQueue } from '../queue/site-sync';
 import type { Db } from '../store/db';
 import { pruneNotifications, purgeUnenrolled, purgeUnmappedCounts } from '../store/purge';

@@ -1,7 +1,7 @@
 /**
  * One sync of a site (issue #5): fetch everything watched that changed since
- * the stored cursor and store it through the same store-then-queue path as a
- * push. Used by polls, by catch-up after a lost notification or an empty
+ * the stored cursor and store it through the front door (ingest accept), like
+ * a push. Used by polls, by catch-up after a lost notification or an empty
  * rest-hook, and by `trialbridge poll`.
  *
  * Paging: each page is a fresh search from the cursor (`_lastUpdated=ge…`,
@@ -17,9 +17,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
 import type { Logger } from '../logger';
-import type { Receiver, Accepted } from '../ingest/receive';
-import { isSupportedType } from '../ingest/bundle';
-import { validateFhir } from '../ingest/validate';
+import type { Receiver } from '../ingest';
 import type { Db } from '../store/db';
 import { advanceCursor, enrolledPatients, getCursor, markBackfilled, reconcileScope, recordContact, unresolvedIndividuals } from '../store/sites';
 import type { SiteClient } from './types';
@@ -60,22 +58,18 @@ export function matches(page: Bundle): Resource[] {
 /** The `next` link of a searchset page, or null. */
 export const nextLink = (page: Bundle): string | null => page.link?.find((l) => l.relation === 'next')?.url ?? null;
 
-/** Validates and stores resources; invalid ones are counted and logged by type/id and problem count only (no values). */
+/** Stores resources through the front door; refused ones are counted and logged by type/id and problem count only (no values). */
 export async function storeResources(deps: Pick<SyncDeps, 'receiver' | 'log' | 'site' | 'traceId'>, resources: readonly Resource[], s: SyncSummary): Promise<void> {
-  const ok: Accepted[] = [];
-  for (const r of resources) {
-    if (!isSupportedType(r.resourceType)) continue;
-    const issues = validateFhir(r);
-    if (issues.length) {
+  if (!resources.length) return;
+  const results = await deps.receiver.accept(deps.site.id, resources.map((r) => ({ resource: r, path: r.resourceType })), { atomic: false, traceId: deps.traceId, source: 'poll' });
+  for (const r of results) {
+    if (r.outcome === 'created' || r.outcome === 'updated') s.created++;
+    else if (r.outcome === 'unchanged') s.duplicate++;
+    else if (r.outcome !== 'ignored') {
       s.invalid++;
-      deps.log.warn({ site: deps.site.id, resource: `${r.resourceType}/${r.id}`, problems: issues.length, first: issues[0]?.expression?.[0] }, 'resource from site server failed validation; not stored');
-      continue;
+      deps.log.warn({ site: deps.site.id, resource: `${r.resourceType}/${r.id}`, problems: r.issues?.length ?? 0, first: r.issues?.[0]?.expression?.[0] }, 'resource from site server refused; not stored');
     }
-    ok.push({ resource: r, context: null });
   }
-  if (!ok.length) return;
-  const stored = await deps.receiver.store(deps.site.id, ok, deps.traceId);
-  for (const x of stored) x.created ? s.created++ : s.duplicate++;
 }
 
 /** Walks of a tie (see walkTie) before giving up until the next sync. */

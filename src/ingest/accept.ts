@@ -6,7 +6,16 @@
  * (one database transaction when atomic), enqueue after commit.
  */
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import type { ErrorCode } from '../errors';
+import { AppError, type ErrorCode } from '../errors';
+import type { Logger } from '../logger';
+import { metrics } from '../metrics';
+import type { MapQueue } from '../queue/map-resource';
+import type { Db } from '../store/db';
+import { isSupportedType } from './supported';
+import { parseIfMatch, parseIfNoneExist, parsePutUrl, putIdentity, type EntryProblem } from './identity';
+import { normalize, storableInstant } from './normalize';
+import { createStore, representation, type StoreItem, type StoreOutcome } from './receive';
+import { validateFhir } from './validate';
 
 /** What the sender's request said about one resource (HTTP headers, or a Bundle entry's `request`). */
 export interface AcceptRequest {
@@ -18,6 +27,8 @@ export interface AcceptRequest {
   readonly ifNoneExist?: string;
   /** `If-Match` header or `request.ifMatch`: `W/"<version>"`, compared with our current version of the id. */
   readonly ifMatch?: string;
+  /** FHIRPath of the request in the sender's message (`Bundle.entry[3].request`); absent for HTTP headers. */
+  readonly at?: string;
 }
 
 /** One resource to accept. */
@@ -84,3 +95,131 @@ export interface Receiver {
 
 /** True for the outcomes that leave the resource stored (new or already there). */
 export const isStoredOutcome = (o: AcceptOutcome): o is 'created' | 'updated' | 'unchanged' => o === 'created' || o === 'updated' || o === 'unchanged';
+
+export interface ReceiveDeps {
+  readonly db: Db;
+  readonly mapQueue: MapQueue;
+  readonly log: Logger;
+}
+
+const err = (code: ErrorCode, issueCode: OperationOutcomeIssue['code'], at: string | undefined, text: string): EntryProblem => ({
+  code,
+  issues: [{ severity: 'error', code: issueCode, details: { text }, ...(at ? { expression: [at] } : {}) }],
+});
+
+/** What checking one entry gives: a refusal, an ignored type, or an item for the store. */
+type Checked =
+  | { readonly kind: 'refused'; readonly outcome: 'invalid' | 'precondition-failed' | 'conflict'; readonly problem: EntryProblem; readonly resourceType?: string; readonly id?: string }
+  | { readonly kind: 'ignored'; readonly resourceType: string }
+  | { readonly kind: 'store'; readonly item: StoreItem };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const invalid = (problem: EntryProblem, r?: { resourceType?: unknown; id?: unknown }): Checked => ({
+  kind: 'refused', outcome: 'invalid', problem,
+  ...(typeof r?.resourceType === 'string' ? { resourceType: r.resourceType } : {}), ...(typeof r?.id === 'string' ? { id: r.id } : {}),
+});
+
+/** Shape, method, type, URL identity, validation and conditions of one entry (no I/O). */
+export function checkEntry(site: string, e: AcceptEntry): Checked {
+  const r = e.resource;
+  const req = e.request;
+  const reqAt = (field: string) => (req?.at ? `${req.at}.${field}` : undefined);
+  if (!isObject(r) || typeof r.resourceType !== 'string') return invalid(err('validation-failed', 'required', e.path, 'expected a resource: a JSON object with a resourceType'));
+  if (req && req.method !== 'POST' && req.method !== 'PUT') return invalid(err('invalid-request', 'not-supported', reqAt('method'), `request.method ${req.method} is not supported; only POST and PUT store resources`), r);
+  if (!isSupportedType(r.resourceType)) return { kind: 'ignored', resourceType: r.resourceType };
+  let body = r as unknown as Resource;
+  if (req?.method === 'PUT') {
+    if (!req.url) return invalid(err('invalid-request', 'required', reqAt('url'), 'a PUT needs request.url [type]/[id]'), r);
+    const id = putIdentity(req.url, r as { resourceType: string; id?: unknown }, reqAt('url') ?? e.path, e.path);
+    if ('code' in id) return invalid(id, r);
+    if (body.id !== id.id) body = { ...body, id: id.id };
+  } else if (req?.url) {
+    // POST [type]: a URL naming another type is refused like a PUT's (FHIR R4 http.html#create).
+    const type = req.url.trim().split(/[/?]/)[0];
+    if (/^[A-Z][A-Za-z]+$/.test(type) && type !== r.resourceType && !parsePutUrl(req.url)) {
+      return invalid(err('resource-type-mismatch', 'invalid', `${e.path}.resourceType`, `the URL names ${type}, the resource is ${r.resourceType}`), r);
+    }
+  }
+  const issues = validateFhir(body, e.path);
+  const lu = body.meta?.lastUpdated;
+  if (lu !== undefined && storableInstant(lu) === null && !issues.some((i) => i.expression?.some((x) => x.endsWith('meta.lastUpdated')))) {
+    issues.push({ severity: 'error', code: 'value', details: { text: 'meta.lastUpdated must be a FHIR instant on a real calendar date, with a time zone' }, expression: [`${e.path}.meta.lastUpdated`] });
+  }
+  if (issues.length) return invalid({ code: 'validation-failed', issues }, body);
+  const item: { -readonly [K in keyof StoreItem]: StoreItem[K] } = { site, n: normalize(body), context: e.context ?? null, path: e.path };
+  if (req?.ifMatch !== undefined) {
+    const v = parseIfMatch(req.ifMatch);
+    if (v === null) return invalid(err('invalid-request', 'invalid', reqAt('ifMatch'), 'If-Match must be a version ETag, W/"<version>"'), body);
+    item.ifMatch = v;
+    item.ifMatchAt = reqAt('ifMatch') ?? e.path;
+  }
+  if (req?.ifNoneExist !== undefined && req.method === 'POST') {
+    const q = parseIfNoneExist(req.ifNoneExist, reqAt('ifNoneExist') ?? e.path);
+    if ('code' in q) return { kind: 'refused', outcome: q.code === 'unsupported-condition' ? 'precondition-failed' : 'invalid', problem: q, resourceType: body.resourceType };
+    item.ifNoneExist = q;
+    item.ifNoneExistAt = reqAt('ifNoneExist') ?? e.path;
+  }
+  return { kind: 'store', item };
+}
+
+/** FHIR R4 transaction rules (http.html#trules): two entries naming one resource fail the transaction. */
+function duplicateIdentities(checked: Checked[], entries: readonly AcceptEntry[]): void {
+  const first = new Map<string, number>();
+  checked.forEach((c, k) => {
+    if (c.kind !== 'store') return;
+    const key = `${c.item.n.resourceType}/${c.item.n.resourceId}`;
+    const seen = first.get(key);
+    if (seen === undefined) return void first.set(key, k);
+    checked[k] = {
+      kind: 'refused', outcome: 'conflict', resourceType: c.item.n.resourceType, id: c.item.n.resourceId,
+      problem: err('duplicate-identity', 'duplicate', entries[k].path, `${key} is also the resource of ${entries[seen].path}; a transaction may name each resource once`),
+    };
+  });
+}
+
+function transactionFailed(results: readonly AcceptResult[]): AppError {
+  const bad = results.filter((r) => r.outcome !== 'ignored' && !isStoredOutcome(r.outcome));
+  return new AppError('transaction-failed', `${bad.length} of ${results.length} entries failed`, undefined, bad.flatMap((r) => r.issues ?? []));
+}
+
+function fromStore(index: number, o: StoreOutcome, item: StoreItem): AcceptResult {
+  if (o.kind === 'refused') return { index, outcome: o.outcome, resourceType: item.n.resourceType, id: item.n.resourceId, code: o.code, issues: o.issues };
+  return {
+    index, outcome: o.kind, resourceType: o.resourceType, id: o.resourceId, versionId: o.version, senderVersionId: o.senderVersion,
+    lastUpdated: o.receivedAt, stored: representation(o.body ?? item.n.body, o),
+  };
+}
+
+/** Creates the front door of a process (see {@link Receiver}). */
+export function createReceiver(deps: ReceiveDeps): Receiver {
+  const store = createStore(deps.db);
+  return {
+    async accept(site, entries, options) {
+      const checked = entries.map((e) => checkEntry(site, e));
+      if (options.atomic) duplicateIdentities(checked, entries);
+      const results: (AcceptResult | null)[] = checked.map((c, index) => {
+        if (c.kind === 'ignored') {
+          return { index, outcome: 'ignored', resourceType: c.resourceType, issues: [{ severity: 'warning', code: 'not-supported', diagnostics: `${c.resourceType} is not used by trialbridge; not stored`, expression: [entries[index].path] }] };
+        }
+        if (c.kind === 'refused') return { index, outcome: c.outcome, resourceType: c.resourceType, id: c.id, code: c.problem.code, issues: c.problem.issues };
+        return null;
+      });
+      const toStore = checked.flatMap((c, index) => (c.kind === 'store' ? [{ index, item: c.item }] : []));
+      if (options.atomic && results.some((r) => r && r.outcome !== 'ignored')) throw transactionFailed(results.filter((r): r is AcceptResult => !!r));
+      const outcomes = toStore.length ? await store.store(toStore.map((s) => s.item), options.atomic) : [];
+      toStore.forEach((s, k) => (results[s.index] = fromStore(s.index, outcomes[k], s.item)));
+      const done = results as AcceptResult[];
+      if (options.atomic && outcomes.some((o) => o.kind === 'refused')) throw transactionFailed(done);
+      for (const r of done) metrics.inboundReceived.inc({ type: r.resourceType ?? 'unknown', outcome: r.outcome });
+      // New versions, and redelivered ones still waiting (their first enqueue may have failed): processing is idempotent.
+      const ids = [...new Set(outcomes.flatMap((o) => (o.kind !== 'refused' && o.state === 'received' && o.inboundId > 0 ? [o.inboundId] : [])))];
+      try {
+        await deps.mapQueue.enqueue(ids, options.traceId);
+      } catch (e) {
+        deps.log.warn({ err: (e as Error).message, rows: ids.length, source: options.source }, 'enqueue failed; rows stay in received for the sweeper');
+        throw new AppError('queue-unavailable', `${ids.length} resource(s) stored; processing resumes when the queue is reachable`);
+      }
+      return done;
+    },
+  };
+}

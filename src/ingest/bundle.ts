@@ -10,19 +10,17 @@
  */
 import type { Bundle, BundleEntry, DiagnosticReport, Observation, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { AppError } from '../errors';
-import { FHIR_ID, validateFhir } from './validate';
+import { checkEntry, type AcceptEntry } from './accept';
+import { copyJsonObject } from './parse-json';
+import { FHIR_ID } from './validate';
+import { parsePutUrl } from './identity';
 
-/**
- * Resource types trialbridge stores; everything else in a Bundle is acknowledged and ignored.
- * Condition carries history and clinicians' answers for eligibility (chronic HBV, issue #4).
- * ResearchStudy is what ResearchSubject.study names by reference in the standard R4 shape.
- */
-export const SUPPORTED_TYPES = ['Observation', 'MedicationAdministration', 'Patient', 'ResearchSubject', 'Condition', 'ResearchStudy'] as const;
-export type SupportedType = (typeof SUPPORTED_TYPES)[number];
-export const isSupportedType = (t: unknown): t is SupportedType => SUPPORTED_TYPES.includes(t as SupportedType);
+export { SUPPORTED_TYPES, isSupportedType, type SupportedType } from './supported';
 
 export const ACCEPTED_BUNDLE_TYPES = ['batch', 'transaction', 'collection'] as const;
+export type AcceptedBundleType = (typeof ACCEPTED_BUNDLE_TYPES)[number];
 
+/** An entry as the offline tools (`trialbridge evaluate`) see it: checked by the front door's rules, nothing stored. */
 export type EntryPlan =
   | { kind: 'store'; index: number; resource: Resource; context: Record<string, unknown> | null }
   | { kind: 'ignored'; index: number; resourceType: string }
@@ -44,13 +42,11 @@ function flatten(bundle: Bundle, path = 'Bundle', out: Flat[] = []): Flat[] {
   return out;
 }
 
-/** Replaces every `reference` string found in `map` throughout a resource (deep). */
+/** Replaces every `reference` string found in `map` throughout a resource (deep); members are copied as data properties, never through setters. */
 function rewriteReferences(v: unknown, map: Map<string, string>): unknown {
   if (Array.isArray(v)) return v.map((x) => rewriteReferences(x, map));
   if (v && typeof v === 'object') {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) o[k] = k === 'reference' && typeof x === 'string' && map.has(x) ? map.get(x) : rewriteReferences(x, map);
-    return o;
+    return copyJsonObject(Object.entries(v).map(([k, x]) => [k, k === 'reference' && typeof x === 'string' && map.has(x) ? map.get(x) : rewriteReferences(x, map)] as const));
   }
   return v;
 }
@@ -59,9 +55,25 @@ function reportEffective(r: DiagnosticReport): string | undefined {
   return r.effectiveDateTime ?? r.effectivePeriod?.start ?? r.issued;
 }
 
-/** Validates the Bundle shell and plans each entry. Throws AppError('invalid-bundle') for a Bundle we cannot take at all. */
-export function planBundle(bundle: Bundle, opts: { anyType?: boolean } = {}): { type: (typeof ACCEPTED_BUNDLE_TYPES)[number]; plans: EntryPlan[] } {
-  const type = bundle.type as (typeof ACCEPTED_BUNDLE_TYPES)[number];
+/** The id an entry's resource is known by: its own, its PUT URL's (the identity), or its urn:uuid fullUrl's (a server assigns ids so; http.html#trules). */
+function entryId(entry: BundleEntry): string | undefined {
+  const r = entry.resource;
+  if (entry.request?.method === 'PUT' && entry.request.url) {
+    const u = parsePutUrl(entry.request.url);
+    if (u && u.type === r?.resourceType && FHIR_ID.test(u.id)) return u.id;
+  }
+  if (r?.id !== undefined) return r.id;
+  return entry.fullUrl?.startsWith('urn:uuid:') ? entry.fullUrl.slice(9) : undefined;
+}
+
+/**
+ * The Bundle shell and its entries as front-door entries: nested collections
+ * flattened, `urn:uuid:` references resolved, DiagnosticReport times passed to
+ * Observations lacking one, each entry's request kept. Nothing is validated
+ * here (accept does that). Throws AppError('invalid-bundle') for a Bundle we cannot take at all.
+ */
+export function bundleEntries(bundle: Bundle, opts: { anyType?: boolean } = {}): { type: AcceptedBundleType; entries: AcceptEntry[] } {
+  const type = bundle.type as AcceptedBundleType;
   if (!opts.anyType && !ACCEPTED_BUNDLE_TYPES.includes(type)) {
     throw new AppError('invalid-bundle', `Bundle.type "${bundle.type ?? ''}" is not accepted here; expected ${ACCEPTED_BUNDLE_TYPES.join(', ')}`, ['Bundle.type']);
   }
@@ -73,10 +85,31 @@ export function planBundle(bundle: Bundle, opts: { anyType?: boolean } = {}): { 
     const r = f.entry.resource;
     const url = f.entry.fullUrl;
     if (!r || !url || !r.resourceType) continue;
-    const id = r.id ?? (url.startsWith('urn:uuid:') ? url.slice(9) : undefined);
+    const id = entryId(f.entry);
     if (id && FHIR_ID.test(id)) refMap.set(url, `${r.resourceType}/${id}`);
   }
-  // Observation reference → effective time of the DiagnosticReport listing it.
+  const fromReport = reportTimes(flat, refMap);
+  const entries = flat.map((f): AcceptEntry => {
+    const raw = f.entry.resource as unknown;
+    const req = f.entry.request;
+    const request = req && typeof req === 'object'
+      ? { method: String(req.method ?? ''), url: req.url, ifNoneExist: req.ifNoneExist, ifMatch: req.ifMatch, at: `${f.path}.request` }
+      : undefined;
+    const path = `${f.path}.resource`;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw) || typeof (raw as Resource).resourceType !== 'string') return { resource: raw, path, request };
+    const r = raw as Resource;
+    const id = entryId(f.entry);
+    // A POST's urn:uuid becomes the id (references to it resolve); a PUT's id comes from its URL in accept.
+    const withId = r.id === undefined && id !== undefined && req?.method !== 'PUT' ? { ...r, id } : r;
+    const resource = rewriteReferences(withId, refMap) as Resource;
+    const eff = id ? fromReport.get(`${r.resourceType}/${id}`) : undefined;
+    return { resource, path, request, context: eff ? { fallbackEffective: eff } : null };
+  });
+  return { type, entries };
+}
+
+/** Observation reference → effective time of the DiagnosticReport listing it (directly or through a panel's hasMember). */
+function reportTimes(flat: readonly Flat[], refMap: Map<string, string>): Map<string, string> {
   const fromReport = new Map<string, string>();
   for (const f of flat) {
     const r = f.entry.resource;
@@ -103,22 +136,17 @@ export function planBundle(bundle: Bundle, opts: { anyType?: boolean } = {}): { 
       }
     }
   }
-  const plans = flat.map((f): EntryPlan => {
-    const raw = f.entry.resource;
-    const method = f.entry.request?.method;
-    if (method && method !== 'POST' && method !== 'PUT') {
-      return { kind: 'invalid', index: f.index, issues: [{ severity: 'error', code: 'not-supported', diagnostics: `request.method ${method} is not supported`, expression: [`${f.path}.request.method`] }] };
-    }
-    if (!raw || typeof raw !== 'object' || typeof raw.resourceType !== 'string') {
-      return { kind: 'invalid', index: f.index, issues: [{ severity: 'error', code: 'required', diagnostics: 'entry has no resource with a resourceType', expression: [`${f.path}.resource`] }] };
-    }
-    if (!isSupportedType(raw.resourceType)) return { kind: 'ignored', index: f.index, resourceType: raw.resourceType };
-    const withId = raw.id === undefined && f.entry.fullUrl?.startsWith('urn:uuid:') ? { ...raw, id: f.entry.fullUrl.slice(9) } : raw;
-    const resource = rewriteReferences(withId, refMap) as Resource;
-    const issues = validateFhir(resource, `${f.path}.resource`);
-    if (issues.length) return { kind: 'invalid', index: f.index, issues };
-    const eff = resource.id ? fromReport.get(`${resource.resourceType}/${resource.id}`) : undefined;
-    return { kind: 'store', index: f.index, resource, context: eff ? { fallbackEffective: eff } : null };
+  return fromReport;
+}
+
+/** {@link bundleEntries}, each entry checked by the front door's rules ({@link checkEntry}) without storing: for offline tools. */
+export function planBundle(bundle: Bundle, opts: { anyType?: boolean } = {}): { type: AcceptedBundleType; plans: EntryPlan[] } {
+  const { type, entries } = bundleEntries(bundle, opts);
+  const plans = entries.map((e, index): EntryPlan => {
+    const c = checkEntry('', e);
+    if (c.kind === 'ignored') return { kind: 'ignored', index, resourceType: c.resourceType };
+    if (c.kind === 'refused') return { kind: 'invalid', index, issues: c.problem.issues };
+    return { kind: 'store', index, resource: c.item.n.body, context: c.item.context };
   });
   return { type, plans };
 }

@@ -1,4 +1,4 @@
-import { canonicalJson, contentHash, patientKey, toInbound } from './normalize';
+import { canonicalJson, contentHash, normalize, patientKey, storableInstant } from './normalize';
 
 describe('normalize', () => {
   test('canonical JSON does not depend on key order', () => {
@@ -22,13 +22,26 @@ describe('normalize', () => {
     expect(patientKey(ref as never)).toBe(want);
   });
 
-  test('version is meta.versionId when given, else derived from content; id derived when absent', () => {
-    const withVersion = toInbound('s', { resourceType: 'Observation', id: 'o1', meta: { versionId: '7' }, status: 'final', code: { text: 'x' } } as never, null);
-    expect(withVersion.version).toBe('7');
-    const noId = toInbound('s', { resourceType: 'Observation', status: 'final', code: { text: 'x' } } as never, null);
-    const again = toInbound('s', { code: { text: 'x' }, status: 'final', resourceType: 'Observation' } as never, null);
+  test('the sender version is kept; an id is derived from the content when absent, whatever the key order', () => {
+    const withVersion = normalize({ resourceType: 'Observation', id: 'o1', meta: { versionId: '7' }, status: 'final', code: { text: 'x' } } as never);
+    expect(withVersion).toMatchObject({ resourceId: 'o1', senderVersion: '7', idFromContent: false });
+    const noId = normalize({ resourceType: 'Observation', status: 'final', code: { text: 'x' } } as never);
+    const again = normalize({ code: { text: 'x' }, status: 'final', resourceType: 'Observation' } as never);
     expect(noId.resourceId).toMatch(/^h[0-9a-f]{40}$/);
+    expect(noId).toMatchObject({ idFromContent: true, senderVersion: null });
     expect(again.resourceId).toBe(noId.resourceId);
-    expect(again.version).toBe(noId.version);
+    expect(again.contentHash).toBe(noId.contentHash);
+  });
+
+  test.each([
+    ['2024-03-01T08:00:00+08:00', '2024-03-01T00:00:00.000Z'],
+    ['2024-02-29T10:00:00Z', '2024-02-29T10:00:00.000Z'],
+    ['2024-02-30T10:00:00Z', null],
+    ['2023-02-29T10:00:00Z', null],
+    ['2024-03-01T08:00:00', null],
+    ['2024-03-01', null],
+    [undefined, null],
+  ])('storableInstant(%s) = %s (PostgreSQL refuses what Date rolls over)', (v, want) => {
+    expect(storableInstant(v)).toBe(want);
   });
 });

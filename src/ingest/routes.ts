@@ -1,22 +1,24 @@
 /**
  * The FHIR receiver under /fhir: POST/PUT single resources, POST Bundles
- * (batch, transaction, collection), GET metadata. Every request is
- * authenticated as a site; every resource is validated before it is stored;
- * storage happens before queueing.
+ * (batch, transaction, collection), subscription notifications at the base,
+ * GET metadata. Every request is authenticated as a site; every resource
+ * goes through the front door (accept.ts).
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import type { Config } from '../config';
-import { AppError, okOutcome, outcomeFor } from '../errors';
+import { AppError } from '../errors';
 import { ah, FHIR_JSON, requireSite, type Handler } from '../http';
-import { planBundle, isSupportedType, SUPPORTED_TYPES } from './bundle';
-import { createReceiver, type Receiver, type ReceiveDeps, type Stored } from './receive';
-import { capabilityStatement } from './capability';
-import { FHIR_ID, validateFhir } from './validate';
-import { handleNotification, handlePing, keepRejected, type NotifyDeps } from '../connect/notify';
-import { isNotificationBundle } from '../connect/notification';
 import type { SiteSyncQueue } from '../queue/site-sync';
-
+import { createReceiver, type AcceptRequest, type Receiver, type ReceiveDeps } from './accept';
+import { bundleEntries } from './bundle';
+import { checkBundleContainer } from './bundle-rules';
+import { capabilityStatement } from './capability';
+import { handleNotification, handlePing, keepRejected, type NotifyDeps } from './notify';
+import { isNotificationBundle } from './notification';
+import { JsonSyntaxError, parseJson } from './parse-json';
+import { entryResponse, renderSingle, respondContext, sendRendered, type RespondContext } from './respond';
+import { isSupportedType, SUPPORTED_TYPES } from './supported';
 
 const isJsonType = (req: Request) => /^application\/(fhir\+)?json\b/i.test(req.headers['content-type'] ?? '');
 
@@ -25,21 +27,10 @@ function requireJson(req: Request, _res: Response, next: NextFunction) {
   next();
 }
 
-function asResource(body: unknown): Resource {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new AppError('validation-failed', 'the body must be a JSON object (a FHIR resource)', ['$']);
-  const rt = (body as { resourceType?: unknown }).resourceType;
-  if (typeof rt !== 'string') throw new AppError('validation-failed', 'resourceType is missing', ['resourceType']);
-  return body as Resource;
-}
-
-function location(s: Stored): string {
-  return `${s.resourceType}/${s.resourceId}/_history/${s.version}`;
-}
-
-function sendStored(res: Response, s: Stored): void {
-  res.status(s.created ? 201 : 200).type(FHIR_JSON).set({ Location: location(s), ETag: `W/"${s.version}"` });
-  res.send(JSON.stringify(okOutcome(s.created ? `stored ${location(s)}` : `already stored ${location(s)}; nothing changed`)));
-}
+const header = (req: Request, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+};
 
 export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: SiteSyncQueue }): Router {
   const r = express.Router();
@@ -52,25 +43,17 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
   });
   r.use(requireSite(config.sites, config.users));
 
-  const single = (idFromUrl: boolean): Handler => async (req, res) => {
+  const single = (put: boolean): Handler => async (req, res) => {
     const type = req.params.type;
     if (!isSupportedType(type)) throw new AppError('unsupported-resource-type', `${type} is not accepted; accepted: ${SUPPORTED_TYPES.join(', ')}`);
-    const resource = asResource(req.body);
-    if (resource.resourceType !== type) throw new AppError('resource-type-mismatch', `URL says ${type}, body says ${resource.resourceType}`, ['resourceType']);
-    let body = resource;
-    if (idFromUrl) {
-      const id = req.params.id;
-      if (!FHIR_ID.test(id)) throw new AppError('invalid-id', `"${id}" is not a FHIR id`);
-      if (resource.id !== undefined && resource.id !== id) throw new AppError('id-mismatch', `URL id ${id}, body id ${resource.id}`, [`${type}.id`]);
-      body = { ...resource, id };
-    }
-    const issues = validateFhir(body);
-    if (issues.length) throw new AppError('validation-failed', `${issues.length} problem(s)`, undefined, issues);
-    const [stored] = await receiver.store(req.site!.id, [{ resource: body, context: null }], req.traceId!);
-    sendStored(res, stored);
+    const request: AcceptRequest = put
+      ? { method: 'PUT', url: `${type}/${req.params.id}`, ifMatch: header(req, 'if-match') }
+      : { method: 'POST', url: type, ifNoneExist: header(req, 'if-none-exist') };
+    const [result] = await receiver.accept(req.site!.id, [{ resource: req.body, path: type, request }], { atomic: false, traceId: req.traceId!, source: 'http' });
+    sendRendered(res, renderSingle(result, respondContext(req, config.publicUrl)));
   };
 
-  // The base is also the subscription endpoint (issue #5): an empty POST is an R4 rest-hook without payload,
+  // The base is also the subscription endpoint (README "Connect a site"): an empty POST is an R4 rest-hook without payload,
   // a Bundle led by a SubscriptionStatus is a Backport/R5 notification; anything else is a Bundle to store.
   const raw = express.raw({ type: () => true, limit: config.bodyLimitBytes });
   r.post('/', raw, ah(async (req, res) => {
@@ -83,18 +66,19 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
     if (!isJsonType(req)) throw new AppError('unsupported-media-type', `got "${req.headers['content-type'] ?? '(none)'}"`);
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = parseJson(text);
     } catch (e) {
-      const id = notify ? await keepRejected(notify, req.site!, text, `not JSON: ${(e as Error).message}`) : null;
-      throw new AppError('not-json', `${(e as Error).message}${id ? `; kept as notification ${id}` : ''}`);
+      if (!(e instanceof JsonSyntaxError)) throw e;
+      const id = notify ? await keepRejected(notify, req.site!, text, `not JSON: ${e.problem}`) : null;
+      throw new AppError('not-json', `${e.problem}${id ? `; kept as notification ${id}` : ''}`);
     }
     if (notify && isNotificationBundle(body)) {
       res.type(FHIR_JSON).send(JSON.stringify(await handleNotification(notify, req.site!, body, req.traceId!)));
       return;
     }
-    const resource = asResource(body);
-    if (resource.resourceType !== 'Bundle') throw new AppError('resource-type-mismatch', `POST to the base accepts a Bundle, got ${resource.resourceType}`, ['resourceType']);
-    res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(receiver, req.site!.id, resource as Bundle, req.traceId!)));
+    const rt = body && typeof body === 'object' && !Array.isArray(body) ? (body as { resourceType?: unknown }).resourceType : undefined;
+    if (rt !== 'Bundle') throw new AppError('resource-type-mismatch', `POST to the base accepts a Bundle, got ${typeof rt === 'string' ? rt : 'no resourceType'}`, ['resourceType']);
+    res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(receiver, req.site!.id, body as Bundle, req.traceId!, respondContext(req, config.publicUrl))));
   }));
   r.post('/:type', requireJson, json, ah(single(false)));
   r.put('/:type/:id', requireJson, json, ah(single(true)));
@@ -102,30 +86,11 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
   return r;
 }
 
-/** Stores a Bundle's entries and builds the batch-response / transaction-response Bundle. */
-export async function receiveBundle(receiver: Receiver, site: string, bundle: Bundle, traceId: string): Promise<Bundle> {
-  const { type, plans } = planBundle(bundle);
-  const invalid = plans.filter((p) => p.kind === 'invalid');
-  if (type === 'transaction' && invalid.length) {
-    // All or nothing (FHIR R4 transaction semantics): report every failed entry, store none.
-    throw new AppError('transaction-failed', `${invalid.length} of ${plans.length} entries failed`, undefined, invalid.flatMap((p) => (p.kind === 'invalid' ? p.issues : [])));
-  }
-  const toStore = plans.filter((p) => p.kind === 'store');
-  const stored = await receiver.store(site, toStore.map((p) => ({ resource: p.resource, context: p.context })), traceId);
-  const byIndex = new Map(toStore.map((p, i) => [p.index, stored[i]]));
-  const entry: BundleEntry[] = plans.map((p) => {
-    switch (p.kind) {
-      case 'store': {
-        const s = byIndex.get(p.index)!;
-        return { response: { status: s.created ? '201 Created' : '200 OK', location: location(s), etag: `W/"${s.version}"`, outcome: okOutcome(s.created ? 'stored' : 'already stored; nothing changed') } };
-      }
-      case 'ignored':
-        return { response: { status: '200 OK', outcome: okOutcome(`${p.resourceType} is not used by trialbridge; not stored`, 'warning') } };
-      case 'invalid': {
-        const oo: OperationOutcome = outcomeFor('validation-failed', undefined, undefined, p.issues);
-        return { response: { status: '400 Bad Request', outcome: oo } };
-      }
-    }
-  });
-  return { resourceType: 'Bundle', type: type === 'transaction' ? 'transaction-response' : 'batch-response', entry };
+/** Accepts a Bundle's entries (a transaction atomically) and builds the batch-response / transaction-response Bundle. */
+export async function receiveBundle(receiver: Receiver, site: string, bundle: Bundle, traceId: string, ctx: RespondContext): Promise<Bundle> {
+  const container = checkBundleContainer(bundle);
+  if (container.length) throw new AppError('invalid-bundle', `${container.length} problem(s) with the Bundle itself`, undefined, container);
+  const { type, entries } = bundleEntries(bundle);
+  const results = await receiver.accept(site, entries, { atomic: type === 'transaction', traceId, source: 'bundle' });
+  return { resourceType: 'Bundle', type: type === 'transaction' ? 'transaction-response' : 'batch-response', entry: results.map((r) => entryResponse(r, ctx)) };
 }

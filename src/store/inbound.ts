@@ -12,19 +12,36 @@ export interface NewInbound {
   readonly site: string;
   readonly resourceType: string;
   readonly resourceId: string;
+  /** Our version (see migration 007): unique per resource. */
   readonly version: string;
+  /** meta.versionId as sent, or null. */
+  readonly senderVersion: string | null;
+  /** meta.lastUpdated as an ISO instant already checked to be a real one (PostgreSQL refuses 2024-02-30), or null. */
   readonly lastUpdated: string | null;
   readonly contentHash: string;
   readonly body: unknown;
   readonly context: Record<string, unknown> | null;
   readonly patientId: string | null;
+  /** `received` (queued after commit), or `needs_review` when the door already found a problem (a possible duplicate). */
+  readonly state: 'received' | 'needs_review';
 }
 
-export interface InsertResult {
-  readonly id: number;
-  /** false when this exact version was already stored (a redelivery). */
-  readonly created: boolean;
+/** One stored version of a resource: what the door compares a new arrival with. */
+export interface VersionRow {
+  readonly inboundId: number;
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly version: string;
+  readonly senderVersion: string | null;
+  readonly contentHash: string;
+  readonly lastUpdated: string | null;
+  readonly receivedAt: string;
   readonly state: InboundState;
+}
+
+/** A stored version found by identifier, with its body (the answer to a matched conditional create). */
+export interface MatchedVersion extends VersionRow {
+  readonly body: Record<string, unknown>;
 }
 
 export interface InboundRow {
@@ -41,40 +58,133 @@ export interface InboundRow {
   readonly attempts: number;
 }
 
-const COLS = '(site, resource_type, resource_id, version, last_updated, content_hash, body, context, patient_id)';
+/** Namespace of the per-resource and per-identifier advisory locks of the door (two-key form, apart from other locks). */
+const INTAKE_LOCK_NAMESPACE = 7_243_007;
 
-/** Inserts resource versions; an already stored version is reported, not changed. Order of results = order of input. */
-export async function insertInbound(db: Db, items: readonly NewInbound[]): Promise<InsertResult[]> {
-  const results = new Map<string, InsertResult>();
-  const key = (s: string, t: string, i: string, v: string) => `${s}\u0000${t}\u0000${i}\u0000${v}`;
-  for (const part of chunks(items, 500)) {
-    const { sql, params } = valuesList(
-      part.map((x) => [x.site, x.resourceType, x.resourceId, x.version, x.lastUpdated, x.contentHash, JSON.stringify(x.body), x.context ? JSON.stringify(x.context) : null, x.patientId]),
-      ['', '', '', '', 'timestamptz', '', 'jsonb', 'jsonb', ''],
-    );
-    const ins = await db.query<{ id: number; site: string; resource_type: string; resource_id: string; version: string }>(
-      `INSERT INTO inbound ${COLS} VALUES ${sql} ON CONFLICT (site, resource_type, resource_id, version) DO NOTHING
-       RETURNING id, site, resource_type, resource_id, version`,
+/**
+ * Serialises arrivals for the same resources and identifier searches until
+ * this transaction ends: the version decision and conditional create read,
+ * decide and insert, and two concurrent requests must not both decide
+ * "new". Locks are taken in one sorted order so two transactions never deadlock.
+ */
+export async function lockIntakeKeys(tx: Db, keys: readonly string[]): Promise<void> {
+  if (!keys.length) return;
+  await tx.query(
+    `SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY 1) s`,
+    [INTAKE_LOCK_NAMESPACE, [...new Set(keys)]],
+  );
+}
+
+/** A resource of a site. */
+export interface ResourceRef {
+  readonly site: string;
+  readonly resourceType: string;
+  readonly resourceId: string;
+}
+
+/** Map key of a resource of a site. */
+export const resourceKey = (r: ResourceRef): string => `${r.site}\u0000${r.resourceType}/${r.resourceId}`;
+
+type RawVersion = {
+  id: number; resource_type: string; resource_id: string; version: string; sender_version: string | null; content_hash: string;
+  last_updated: Date | string | null; received_at: Date | string; state: InboundState;
+};
+const VERSION_COLS = 'i.id, i.resource_type, i.resource_id, i.version, i.sender_version, i.content_hash, i.last_updated, i.received_at, i.state';
+const iso = (d: Date | string) => new Date(d).toISOString();
+const toVersion = (r: RawVersion): VersionRow => ({
+  inboundId: Number(r.id), resourceType: r.resource_type, resourceId: r.resource_id, version: r.version, senderVersion: r.sender_version,
+  contentHash: r.content_hash, lastUpdated: r.last_updated === null ? null : iso(r.last_updated), receivedAt: iso(r.received_at), state: r.state,
+});
+
+/** Every stored version of these resources, keyed by {@link resourceKey}. */
+export async function versionsOf(tx: Db, refs: readonly ResourceRef[]): Promise<Map<string, VersionRow[]>> {
+  const out = new Map<string, VersionRow[]>();
+  for (const part of chunks(refs, 1000)) {
+    const { sql, params } = valuesList(part.map((r) => [r.site, r.resourceType, r.resourceId]));
+    const r = await tx.query<RawVersion & { site: string }>(
+      `SELECT i.site, ${VERSION_COLS} FROM inbound i
+       JOIN (VALUES ${sql}) AS k(site, t, rid) ON i.site = k.site AND i.resource_type = k.t AND i.resource_id = k.rid
+       ORDER BY i.id`,
       params,
     );
-    for (const r of ins.rows) results.set(key(r.site, r.resource_type, r.resource_id, r.version), { id: r.id, created: true, state: 'received' });
-    const missing = part.filter((x) => !results.has(key(x.site, x.resourceType, x.resourceId, x.version)));
-    if (missing.length) {
-      const m = valuesList(missing.map((x) => [x.site, x.resourceType, x.resourceId, x.version]));
-      const old = await db.query<{ id: number; site: string; resource_type: string; resource_id: string; version: string; state: InboundState }>(
-        `SELECT i.id, i.site, i.resource_type, i.resource_id, i.version, i.state FROM inbound i
-         JOIN (VALUES ${m.sql}) AS k(site, resource_type, resource_id, version)
-           ON i.site = k.site AND i.resource_type = k.resource_type AND i.resource_id = k.resource_id AND i.version = k.version`,
-        m.params,
-      );
-      for (const r of old.rows) results.set(key(r.site, r.resource_type, r.resource_id, r.version), { id: r.id, created: false, state: r.state });
+    for (const row of r.rows) {
+      const k = resourceKey({ site: row.site, resourceType: row.resource_type, resourceId: row.resource_id });
+      (out.get(k) ?? out.set(k, []).get(k)!).push(toVersion(row));
     }
   }
-  return items.map((x) => {
-    const r = results.get(key(x.site, x.resourceType, x.resourceId, x.version));
-    if (!r) throw new Error(`inbound row for ${x.resourceType}/${x.resourceId} neither inserted nor found`);
-    return r;
-  });
+  return out;
+}
+
+/**
+ * Current versions of the site's resources of `type` whose identifiers
+ * contain `identifier` (an array of one partial Identifier, jsonb
+ * containment), at most `limit`: enough to tell none, one and several apart.
+ */
+export async function findByIdentifier(tx: Db, site: string, type: string, identifier: readonly Record<string, string>[], limit = 2): Promise<MatchedVersion[]> {
+  const r = await tx.query<RawVersion & { body: Record<string, unknown> }>(
+    `WITH hits AS (
+       SELECT DISTINCT resource_id FROM inbound WHERE site = $1 AND resource_type = $2 AND body -> 'identifier' @> $3::jsonb),
+     cur AS (
+       SELECT DISTINCT ON (i.resource_id) ${VERSION_COLS}, i.body FROM inbound i JOIN hits h ON h.resource_id = i.resource_id
+       WHERE i.site = $1 AND i.resource_type = $2
+       ORDER BY i.resource_id, coalesce(i.last_updated, i.received_at) DESC, i.id DESC)
+     SELECT * FROM cur i WHERE i.body -> 'identifier' @> $3::jsonb ORDER BY i.id LIMIT $4`,
+    [site, type, JSON.stringify(identifier), limit],
+  );
+  return r.rows.map((x) => ({ ...toVersion(x), body: x.body }));
+}
+
+/** What a possible-duplicate check needs of a content-identified Observation. */
+export interface ContentIdentified {
+  readonly resourceId: string;
+  readonly contentHash: string;
+  readonly body: Record<string, unknown>;
+  readonly context: Record<string, unknown> | null;
+}
+
+/**
+ * Observations of a patient stored under a content-derived id (no natural id)
+ * that share one of `codings` ({system, code} each). The caller compares times.
+ */
+export async function contentIdentifiedObservations(tx: Db, site: string, patientId: string, codings: readonly { system?: string; code: string }[]): Promise<ContentIdentified[]> {
+  if (!codings.length) return [];
+  const r = await tx.query<{ resource_id: string; content_hash: string; body: Record<string, unknown>; context: Record<string, unknown> | null }>(
+    `SELECT resource_id, content_hash, body, context FROM inbound
+     WHERE site = $1 AND patient_id = $2 AND resource_type = 'Observation' AND resource_id = 'h' || left(content_hash, 40)
+       AND body -> 'code' -> 'coding' @> ANY($3::jsonb[])
+     ORDER BY id LIMIT 100`,
+    [site, patientId, codings.map((c) => JSON.stringify([c]))],
+  );
+  return r.rows.map((x) => ({ resourceId: x.resource_id, contentHash: x.content_hash, body: x.body, context: x.context }));
+}
+
+const COLS = '(site, resource_type, resource_id, version, sender_version, last_updated, content_hash, body, context, patient_id, state)';
+
+/** Inserts new versions (decided by the caller under {@link lockIntakeKeys}); returns their ids and arrival times, in input order. */
+export async function insertVersions(tx: Db, items: readonly NewInbound[]): Promise<{ id: number; receivedAt: string }[]> {
+  const out: { id: number; receivedAt: string }[] = [];
+  for (const part of chunks(items, 500)) {
+    const { sql, params } = valuesList(
+      part.map((x) => [x.site, x.resourceType, x.resourceId, x.version, x.senderVersion, x.lastUpdated, x.contentHash, JSON.stringify(x.body), x.context ? JSON.stringify(x.context) : null, x.patientId, x.state]),
+      ['', '', '', '', '', 'timestamptz', '', 'jsonb', 'jsonb', '', ''],
+    );
+    // SQL does not promise RETURNING in VALUES order: match rows by their unique key.
+    const ins = await tx.query<{ id: number; received_at: Date | string; site: string; resource_type: string; resource_id: string; version: string }>(
+      `INSERT INTO inbound ${COLS} VALUES ${sql} RETURNING id, received_at, site, resource_type, resource_id, version`,
+      params,
+    );
+    const key = (site: string, t: string, i: string, v: string) => `${site}\u0000${t}/${i}/${v}`;
+    const byKey = new Map(ins.rows.map((r) => [key(r.site, r.resource_type, r.resource_id, r.version), { id: Number(r.id), receivedAt: iso(r.received_at) }]));
+    out.push(...part.map((x) => byKey.get(key(x.site, x.resourceType, x.resourceId, x.version))!));
+  }
+  return out;
+}
+
+/** Review items the door raises itself (e.g. possible-duplicate), before any mapping; idempotent on (row, reason). */
+export async function raiseIntakeReviews(tx: Db, items: readonly { inboundId: number; reason: string; detail: string }[]): Promise<void> {
+  if (!items.length) return;
+  const { sql, params } = valuesList(items.map((i) => [i.inboundId, i.reason, i.detail]), ['bigint', 'text', 'text']);
+  await tx.query(`INSERT INTO review_items (inbound_id, reason, detail) VALUES ${sql} ON CONFLICT DO NOTHING`, params);
 }
 
 type RawRow = {

@@ -71,7 +71,7 @@ export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Ma
 /**
  * Notification bookkeeping older than the retention: applied notifications
  * and their event claims, except each subscription's highest event (gap
- * detection needs it). Rejected notifications stay for inspection.
+ * detection needs it). Rejected notifications go too.
  */
 export async function pruneNotifications(db: Db, retentionDays: number): Promise<number> {
   return db.transaction(async (tx) => {
@@ -81,8 +81,9 @@ export async function pruneNotifications(db: Db, retentionDays: number): Promise
          AND ne.event_number < (SELECT max(event_number) FROM notification_events m WHERE m.site = ne.site AND m.subscription_id = ne.subscription_id)`,
       [retentionDays],
     );
+    // Rejected ones too: they keep only a masked head, length and hash (migration 007), and no longer than the rest.
     const r = await tx.query(
-      `DELETE FROM notifications n WHERE n.state IN ('processed', 'duplicate') AND n.received_at < now() - make_interval(days => $1)
+      `DELETE FROM notifications n WHERE n.state IN ('processed', 'duplicate', 'rejected') AND n.received_at < now() - make_interval(days => $1)
          AND NOT EXISTS (SELECT 1 FROM notification_events ne WHERE ne.notification_id = n.id)`,
       [retentionDays],
     );

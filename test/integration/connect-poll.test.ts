@@ -9,7 +9,7 @@ import { startStack, type TestStack } from '../helpers/stack';
 import { bilirubin, inboundOf, patient, researchSubject, rsaKeys, sitesEnv, waitFor } from '../helpers/connect';
 import { syncSite } from '../../src/connect/sync';
 import { createSiteClient } from '../../src/connect/client';
-import { createReceiver } from '../../src/ingest/receive';
+import { createReceiver } from '../../src/ingest';
 import type { SiteClient } from '../../src/connect/types';
 import { getCursor } from '../../src/store/sites';
 import { loadMappings } from '../../src/mapping';

@@ -1,5 +1,5 @@
 /**
- * Receiving subscription notifications (issue #5), every form an EHR may send
+ * Receiving subscription notifications (README "Connect a site"), every form an EHR may send
  * to our endpoint (`{public base}/fhir`):
  * - R4 rest-hook with payload: `PUT /fhir/{type}/{id}` (the ordinary receiver);
  * - R4 rest-hook without payload: an empty POST → a sync from the cursor;
@@ -12,17 +12,17 @@
  * gave up delivering) triggers a catch-up sync, so nothing is lost.
  * Nothing here waits on the site's server: reads and syncs are queued.
  */
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
 import { AppError, okOutcome } from '../errors';
 import type { Logger } from '../logger';
-import type { Receiver } from '../ingest/receive';
-import { isSupportedType } from '../ingest/bundle';
 import type { SiteSyncQueue } from '../queue/site-sync';
 import type { Db } from '../store/db';
+import { insertRejectedNotification } from '../store/notifications';
 import { claimEvents, insertNotification, lastEventNumber, noteSubscriptionStatus, recordNotificationSeen, setNotificationState } from '../store/sites';
+import type { Receiver } from './accept';
 import { parseNotification, typeAndId, type ParsedNotification } from './notification';
-import { emptySummary, storeResources, type SyncSummary } from './sync';
+import { isSupportedType } from './supported';
 
 export interface NotifyDeps {
   readonly db: Db;
@@ -31,14 +31,32 @@ export interface NotifyDeps {
   readonly queue: SiteSyncQueue;
 }
 
-/** Rejected bodies are kept up to this size (the rest is cut; the notification is unusable anyway). */
-export const KEEP_BODY_MAX = 1024 * 1024;
+/**
+ * Keeps what an operator needs to diagnose a notification we could not use
+ * (store/notifications.ts: length, SHA-256, a masked head; never the body);
+ * `problem` names positions and FHIRPaths only. Returns its row id.
+ */
+export async function keepRejected(deps: Pick<NotifyDeps, 'db'>, site: SiteConfig, raw: string, problem: string): Promise<number> {
+  return insertRejectedNotification(deps.db, site.id, raw, problem);
+}
 
-/** Keeps a notification we could not use, for an operator to inspect; returns its row id. */
-export async function keepRejected(deps: NotifyDeps, site: SiteConfig, raw: string, problem: string): Promise<number> {
-  return insertNotification(deps.db, {
-    site: site.id, kind: 'backport', subscriptionId: null, type: null, content: null, refs: null, state: 'rejected', problem: problem.slice(0, 2000), body: raw.slice(0, KEEP_BODY_MAX),
-  });
+/** Counts of what a full-resource notification stored. */
+interface Stored {
+  created: number;
+  duplicate: number;
+  invalid: number;
+}
+
+/** Full resources of a notification go through the front door like any push (validated, versioned, stored, queued). */
+async function storeFull(deps: NotifyDeps, site: SiteConfig, resources: readonly Resource[], traceId: string): Promise<Stored> {
+  const results = await deps.receiver.accept(site.id, resources.map((r, i) => ({ resource: r, path: `Bundle.entry[${i + 1}].resource` })), { atomic: false, traceId, source: 'notification' });
+  const s: Stored = { created: 0, duplicate: 0, invalid: 0 };
+  for (const r of results) {
+    if (r.outcome === 'created' || r.outcome === 'updated') s.created++;
+    else if (r.outcome === 'unchanged') s.duplicate++;
+    else if (r.outcome !== 'ignored') s.invalid++;
+  }
+  return s;
 }
 
 function requireConnected(site: SiteConfig, what: string): void {
@@ -59,7 +77,8 @@ export async function handlePing(deps: NotifyDeps, site: SiteConfig): Promise<Op
 export async function handleNotification(deps: NotifyDeps, site: SiteConfig, body: unknown, traceId: string): Promise<OperationOutcome> {
   const parsed = parseNotification(body);
   if (!parsed.ok) {
-    const problem = parsed.issues.map((i) => `${i.expression?.[0] ?? ''}: ${i.diagnostics ?? i.code}`).join('; ');
+    // Kept without diagnostics text: validator messages may quote the values they refuse.
+    const problem = parsed.issues.map((i) => `${i.expression?.[0] ?? ''}: ${i.code}`).join('; ');
     const id = await keepRejected(deps, site, JSON.stringify(body), problem);
     deps.log.warn({ site: site.id, notification: id, problems: parsed.issues.length }, 'notification rejected and kept');
     throw new AppError('invalid-notification', `kept as notification ${id}`, undefined, parsed.issues);
@@ -104,8 +123,7 @@ async function events(deps: NotifyDeps, site: SiteConfig, n: ParsedNotification,
   const numbers = n.events.map((e) => e.eventNumber).filter((x): x is number => x !== null);
   const last = await lastEventNumber(deps.db, site.id, sub);
   // Full resources are stored before the events are claimed: a store failure leaves them unclaimed, so the EHR's retry applies them.
-  const s: SyncSummary = { ...emptySummary(), fetched: n.resources.length };
-  if (n.content === 'full-resource') await storeResources({ receiver: deps.receiver, log: deps.log, site, traceId }, n.resources, s);
+  const s = n.content === 'full-resource' ? await storeFull(deps, site, n.resources, traceId) : { created: 0, duplicate: 0, invalid: 0 };
   const id = await record(deps, site, n, 'received', refs);
   const fresh = numbers.length ? await claimEvents(deps.db, site.id, sub, id, numbers) : [];
   if (numbers.length && !fresh.length) {

@@ -1,5 +1,5 @@
 /**
- * Pure parser for topic-based subscription notifications (issue #5): what a
+ * Pure parser for topic-based subscription notifications (README "Connect a site"): what a
  * site's FHIR server POSTs to our rest-hook endpoint, and what its `$status`
  * operation answers.
  *
