@@ -15,6 +15,7 @@
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { AcceptResult } from './accept';
 import { initFhirValidator } from './fhir-definitions';
 import { dateProblem } from './dates';
 
@@ -121,4 +122,24 @@ export function checkBundleContainer(bundle: unknown, path = 'Bundle'): Operatio
   });
   if (type !== 'history') out.push(...duplicateFullUrls(bundle.entry, path));
   return out;
+}
+
+/** What a history Bundle's deletion needs: its request (an entry without a resource, FHIR R4 http.html#history). */
+interface DeletionCandidate {
+  readonly resource: unknown;
+  readonly request?: { readonly method: string; readonly url?: string; readonly at?: string };
+}
+
+/** A deletion listed by a history Bundle: acknowledged, nothing stored (the resource's earlier versions keep their data). */
+export function isHistoryDeletion(bundleType: string, e: DeletionCandidate): boolean {
+  return bundleType === 'history' && e.request?.method === 'DELETE' && e.resource === undefined;
+}
+
+/** The result reported for such a deletion (an informational acknowledgement, entry status 200). */
+export function historyDeletionResult(index: number, e: DeletionCandidate): AcceptResult {
+  const type = e.request?.url?.split(/[/?]/)[0];
+  return {
+    index, outcome: 'ignored', ...(type && /^[A-Z][A-Za-z]+$/.test(type) ? { resourceType: type } : {}),
+    issues: [{ severity: 'information', code: 'informational', diagnostics: 'a deletion in a history Bundle: acknowledged, nothing stored', ...(e.request?.at ? { expression: [e.request.at] } : {}) }],
+  };
 }
