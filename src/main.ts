@@ -8,10 +8,10 @@ import type { Redis } from 'ioredis';
 import { createApp } from './app';
 import { ConfigError, DEFAULTS, type Config } from './config';
 import { unknownAliasTrials } from './connect/site-config';
-import { loadTrials } from './protocol/trials';
+import { loadTrialPackages } from './protocol/package';
 import { createEvaluateQueue, type EvaluateQueue } from './queue/evaluate-subject';
 import { createLogger, type Logger } from './logger';
-import { applySiteCodeMaps, loadMappings, type MappingSet } from './mapping';
+import { applySiteCodeMaps, type MappingSet } from './mapping';
 import type { MapQueue } from './queue/map-resource';
 import { workerConnection } from './queue/connection';
 import { startWorkers, type Workers } from './queue';
@@ -53,8 +53,10 @@ export interface Running {
 export async function boot(config: Config, role: Role, opts: { schema?: string; log?: Logger } = {}): Promise<Running> {
   const log = opts.log ?? createLogger(config.logLevel);
   // Load and check everything that can be wrong with files before touching servers (habit 2).
-  const mappings: MappingSet = applySiteCodeMaps(loadMappings(config.mappingsDir), config.sites);
-  const trials = loadTrials(config.trialsDir);
+  // A trial is a package: its trial file and CRF file load and are cross-checked together (design.md).
+  const packages = loadTrialPackages({ trialsDir: config.trialsDir, mappingsDir: config.mappingsDir });
+  const mappings: MappingSet = applySiteCodeMaps(packages.mappings, config.sites);
+  const trials = packages.trials;
   const aliasProblems = unknownAliasTrials(config.sites, trials.keys);
   if (aliasProblems.length) throw new ConfigError(aliasProblems);
   const timeZoneOf = (site: string) => config.sites.find((s) => s.id === site)?.timeZone ?? DEFAULTS.timeZone;

@@ -16,7 +16,7 @@ import { ConfigError, loadConfig } from '../config';
 import { boot, stopOnSignals, type Role } from '../main';
 import { openStore, stderrLogger } from '../runtime';
 import { sha256Hex } from '../http';
-import { MappingLoadError } from '../mapping';
+import { LoadError } from '../util/load-problems';
 import { validateMappingsCommand } from './validate-mappings';
 import { evaluateCommand } from './evaluate';
 import { previewCommand } from './preview';
@@ -89,7 +89,8 @@ run(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (e) => {
-    if (e instanceof ConfigError || e instanceof MappingLoadError) out.error(e.message);
+    // A bad mapping, trial or package file prints its problems, one per line, without a stack trace.
+    if (e instanceof ConfigError || e instanceof LoadError) out.error(e.message);
     else out.error(`trialbridge: ${(e as Error).stack ?? e}`);
     process.exit(1);
   },
