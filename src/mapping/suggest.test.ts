@@ -10,6 +10,7 @@ test.each([
   ['BILIRUBIN DIRECT', 'umol/L', 'DBIL', 'display'],
   ['Creatinine', 'umol/L', 'CREA', 'display'],
   ['Platelet count', '10*9/L', 'PLT', 'display'],
+  ['Platelet count', 'K/uL', 'PLT', 'display'],
   ['Prothrombin time', 's', 'PT', 'display'],
   ['Prothrombin activity', '%', 'PTA', 'display'],
   ['INR', null, 'INR', 'display'],
