@@ -123,7 +123,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
   });
 }
 
-/** Takes the per-patient locks of a batch, site by site (see lockPatients). */
+/** Takes the per-patient and per-ResearchStudy locks of a batch, site by site (see lockPatients). */
 async function lockRowPatients(db: Db, deps: MapDeps, rows: readonly InboundRow[]): Promise<void> {
   const bySite = new Map<string, { ex: Set<string>; sh: Set<string> }>();
   const at = (site: string) => bySite.get(site) ?? bySite.set(site, { ex: new Set(), sh: new Set() }).get(site)!;
@@ -131,10 +131,16 @@ async function lockRowPatients(db: Db, deps: MapDeps, rows: readonly InboundRow[
     if (r.resourceType === 'Patient') {
       const idents = ((r.body as unknown as Patient).identifier ?? []).filter((i) => i.value).map((i) => identifierKey({ system: i.system ?? '', value: i.value! }));
       [r.resourceId, ...idents].forEach((k) => at(r.site).ex.add(k));
+    } else if (r.resourceType === 'ResearchStudy') {
+      at(r.site).ex.add(studyLockKey(r.resourceId));
     } else if (r.resourceType === 'ResearchSubject') {
       // Only the patient half is read here; the study is resolved under the lock.
       const e = parseResearchSubject(r.body as unknown as ResearchSubject, (k) => deps.mappings.hasTrial(k));
       [e.patientRef, e.individual ? identifierKey(e.individual) : null].forEach((k) => k && at(r.site).ex.add(k));
+      // Shared with its ResearchStudy's processing: otherwise a subject parked as awaiting the study while the
+      // study commits in another job would miss that job's release and stay parked.
+      const study = researchStudyId((r.body as unknown as ResearchSubject).study?.reference);
+      if (study) at(r.site).sh.add(studyLockKey(study));
     } else if (r.patientId) at(r.site).sh.add(r.patientId);
   }
   for (const [site, { ex, sh }] of [...bySite].sort(([a], [b]) => a.localeCompare(b))) await lockPatients(db, site, ex, sh);
@@ -146,6 +152,11 @@ function addTo(m: Map<string, Set<string>>, site: string, id: string): void {
 
 function touch(batch: Batch, site: string, keys: readonly string[]): void {
   keys.forEach((k) => addTo(batch.touchedPatients, site, k));
+}
+
+/** Lock key of a ResearchStudy, in the per-site key space of lockPatients (no patient key starts so). */
+function studyLockKey(id: string): string {
+  return `research-study:${id}`;
 }
 
 function identifierKey(i: Identifier): string {
