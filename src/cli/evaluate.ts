@@ -13,8 +13,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { unknownAliasTrials } from '../connect/site-config';
 import { loadMappings } from '../mapping';
-import { planBundle } from '../ingest/bundle';
-import { validateFhir } from '../ingest/validate';
+import { checkEntry, planBundle } from '../ingest';
 import { buildSubjectReport } from '../protocol/report/build';
 import { subjectsFromResources, type Located } from '../protocol/report/from-resources';
 import { loadTrials } from '../protocol/trials';
@@ -74,9 +73,10 @@ export function readResources(file: string): { items: Located[]; skipped: string
         else if (p.kind === 'invalid') skipped.push(p.issues.map((i) => `${i.expression?.join(',') ?? ''}: ${i.details?.text ?? i.diagnostics ?? i.code}`).join('; '));
       }
     } else {
-      const issues = validateFhir(r);
-      if (issues.length) skipped.push(`${r.resourceType}/${r.id ?? '?'}: ${issues.map((i) => i.details?.text ?? i.diagnostics).join('; ')}`);
-      else items.push({ resource: r, context: null });
+      // The front door's own check of one entry (ingest checkEntry), without storing.
+      const c = checkEntry('', { resource: r, path: r.resourceType });
+      if (c.kind === 'refused') skipped.push(`${r.resourceType}/${r.id ?? '?'}: ${c.problem.issues.map((i) => i.details?.text ?? i.diagnostics).join('; ')}`);
+      else if (c.kind === 'store') items.push({ resource: c.item.n.body, context: null });
     }
   }
   return { items, skipped };

@@ -217,7 +217,7 @@ test('one front door: the same resource by POST, Bundle, notification and file i
   expect((await stack.fhir('POST', '/Observation', r)).status).toBe(201);
   const viaBundle = await stack.fhir('POST', '', { resourceType: 'Bundle', type: 'batch', entry: [{ resource: r, request: { method: 'PUT', url: 'Observation/door-1' } }] });
   expect(viaBundle.body.entry[0].response.status).toBe('200 OK');
-  const note = notificationBundle({ subscription: 'https://ehr.example/fhir/Subscription/door', events: [{ n: 1, focus: 'https://ehr.example/fhir/Observation/door-1', resource: r }] });
+  const note = notificationBundle({ subscription: 'https://ehr.example/fhir/Subscription/door', events: [{ n: 1, focus: 'https://ehr.example/fhir/Observation/door-1', resource: r as never }] });
   const viaNote = await stack.fhir('POST', '', note);
   expect(viaNote.status).toBe(200);
   expect(viaNote.body.issue[0].diagnostics).toMatch(/0 resource\(s\) stored, 1 already stored, 0 invalid/);
