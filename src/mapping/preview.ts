@@ -9,7 +9,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { isProtocolObservation } from './codes';
 import { mapResource } from './map-resource';
-import type { CompiledRule, MappingSet } from './rule-types';
+import { LOINC_SYSTEM, type CompiledRule, type MappingSet } from './rule-types';
 import { suggestAnalyte, type Suggestion } from './suggest';
 import type { MapOutcome, MappedValue, ReviewNeeded } from './types';
 import { convert, normaliseUnitText } from './units';
@@ -119,7 +119,10 @@ export function buildPreview(set: MappingSet, site: string, items: readonly Prev
       .sort((a, b) => b.count - a.count || a.system.localeCompare(b.system) || a.code.localeCompare(b.code))
       .map((u) => {
         const units = [...u.units].sort((a, b) => b[1] - a[1]).map(([unit]) => unit);
-        return { system: u.system, code: u.code, display: u.display, units, count: u.count, suggestion: suggestAnalyte(set, u.display, units[0] ?? null) };
+        // Only local codes get suggestions: an unmapped LOINC code is another test by definition (the groups
+        // list their LOINC codes), and LOINC needs no site code map.
+        const suggestion = u.system === LOINC_SYSTEM ? null : suggestAnalyte(set, u.display, units[0] ?? null);
+        return { system: u.system, code: u.code, display: u.display, units, count: u.count, suggestion };
       }),
   };
 }

@@ -31,6 +31,7 @@ test.each([
   ['Body temperature', 'Cel'],
   ['Heart rate', '/min'],
   ['MCH [Entitic mass] by Automated count', 'pg'],
+  ['Platelet mean volume [Entitic volume] in Blood by Automated count', 'fL'],
   ['Erythrocytes [#/volume] in Blood by Automated count', '10*6/uL'],
   [null, 'mg/dL'],
   [null, null],

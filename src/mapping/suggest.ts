@@ -5,11 +5,12 @@
  *
  * By display: every significant word of one of the group's names (analyte name, id, or
  * a LOINC component such as "Bilirubin.total") appears in the display text; the most
- * specific name wins, and a unit that measures what another group measures, not what the
- * named one does, vetoes it (Hemoglobin A1c in % is not haemoglobin in g/dL). A unit no
- * group can measure does not veto: `K/uL` is UCUM for Kelvin per microlitre, and a
- * "Platelet count" in it is still a platelet count (with a unit to fix). By unit alone: exactly one group's codes carry
- * that very unit (a commensurable unit is too weak a hint: MCH in pg is not a body weight).
+ * specific name wins, and a unit that cannot measure the group vetoes it (Hemoglobin A1c in
+ * % is not haemoglobin in g/dL; a platelet volume in fL is not a platelet count), except
+ * the feed shorthand `K/uL` for 10*3/uL, which UCUM reads as Kelvin per microlitre (a
+ * "Platelet count" in it is still a platelet count, with a unit to fix; README "Mapping rules").
+ * By unit alone: exactly one group's codes carry that very unit (a commensurable unit is
+ * too weak a hint: MCH in pg is not a body weight).
  */
 import type { AnalyteInfo, MappingSet } from './rule-types';
 import { commensurable, normaliseUnitText, ucumProblem } from './units';
@@ -69,7 +70,7 @@ export function suggestAnalyte(set: MappingSet, display: string | null, unit: st
     for (const a of mapped) {
       const score = Math.max(0, ...phrases(a).filter((p) => p.every((w) => have.has(w))).map((p) => p.length));
       named ||= score > 0;
-      const vetoed = u !== null && a.valueType === 'quantity' && !unitFits(a, u) && mapped.some((b) => b !== a && unitFits(b, u));
+      const vetoed = u !== null && a.valueType === 'quantity' && !unitFits(a, u) && !(u.startsWith('K/') && unitFits(a, `10*3${u.slice(1)}`));
       if (score > 0 && !vetoed && (!best || score > best.score)) best = { a, score };
     }
     if (best) return { analyte: best.a.id, name: best.a.name, by: 'display' };
