@@ -23,6 +23,7 @@ export const ERROR_CATALOGUE = {
   'invalid-bundle': { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed' },
   'transaction-failed': { status: 400, issue: 'processing', text: 'A transaction entry failed; nothing was stored' },
   'invalid-request': { status: 400, issue: 'invalid', text: 'The request (method, URL, If-Match or If-None-Exist) cannot be processed' },
+  'subject-claimed-by-other-site': { status: 409, issue: 'conflict', text: 'The subject number is enrolled by another site; nothing was stored' },
   'duplicate-identity': { status: 400, issue: 'duplicate', text: 'Two entries of one transaction name the same resource' },
   'precondition-failed': { status: 412, issue: 'conflict', text: 'If-Match does not name the current version; nothing was stored' },
   'multiple-matches': { status: 412, issue: 'multiple-matches', text: 'If-None-Exist matches more than one resource; nothing was stored' },

@@ -16,6 +16,7 @@ import { parseIfMatch, parseIfNoneExist, parsePutUrl, putIdentity, type EntryPro
 import { normalize, storableInstant } from './normalize';
 import { createStore, representation, type StoreItem, type StoreOutcome } from './receive';
 import { validateFhir } from './validate';
+import { claimedElsewhere } from './subject-claims';
 
 /** What the sender's request said about one resource (HTTP headers, or a Bundle entry's `request`). */
 export interface AcceptRequest {
@@ -204,7 +205,16 @@ export function createReceiver(deps: ReceiveDeps): Receiver {
         if (c.kind === 'refused') return { index, outcome: c.outcome, resourceType: c.resourceType, id: c.id, code: c.problem.code, issues: c.problem.issues };
         return null;
       });
-      const toStore = checked.flatMap((c, index) => (c.kind === 'store' ? [{ index, item: c.item }] : []));
+      let toStore = checked.flatMap((c, index) => (c.kind === 'store' ? [{ index, item: c.item }] : []));
+      const claimed = await claimedElsewhere(deps.db, site, toStore);
+      if (claimed.size) {
+        for (const [index, c] of claimed) {
+          const item = toStore.find((s) => s.index === index)!.item;
+          results[index] = { index, outcome: 'conflict', resourceType: item.n.resourceType, id: item.n.resourceId, code: 'subject-claimed-by-other-site', issues: [{ severity: 'error', code: 'conflict', details: { text: c.text }, expression: [c.at] }] };
+        }
+        toStore = toStore.filter((s) => !claimed.has(s.index));
+        deps.log.warn({ site, entries: claimed.size, source: options.source }, 'refused ResearchSubject entries naming another site\'s subject');
+      }
       if (options.atomic && results.some((r) => r && r.outcome !== 'ignored')) throw transactionFailed(results.filter((r): r is AcceptResult => !!r));
       const outcomes = toStore.length ? await store.store(toStore.map((s) => s.item), options.atomic) : [];
       toStore.forEach((s, k) => (results[s.index] = fromStore(s.index, outcomes[k], s.item)));

@@ -95,3 +95,29 @@ export async function claimSubject(db: Db, trial: string, subject: string, site:
   const r = await db.query<{ site: string }>('SELECT site FROM subject_owners WHERE trial = $1 AND subject = $2', [trial, subject]);
   return r.rows[0].site;
 }
+
+/**
+ * Subjects another site already owns: for each (subject, names) asked, the
+ * owning site and trial when `subject` is owned by a site other than `site`
+ * in a trial among `names` (trial keys, or ResearchStudy ids resolved through
+ * the site's stored studies). Used at the door; the map worker's claim stays
+ * the authority (a study may not have arrived yet, two sites may race).
+ */
+export async function subjectsOwnedElsewhere(
+  db: Db,
+  site: string,
+  asks: readonly { readonly subject: string; readonly names: readonly string[]; readonly studyIds: readonly string[] }[],
+): Promise<Map<string, { trial: string; owner: string }>> {
+  const out = new Map<string, { trial: string; owner: string }>();
+  for (const a of asks) {
+    const r = await db.query<{ trial: string; site: string }>(
+      `SELECT o.trial, o.site FROM subject_owners o
+       WHERE o.subject = $1 AND o.site <> $2
+         AND (o.trial = ANY($3::text[]) OR o.trial IN (SELECT s.trial FROM research_studies s WHERE s.site = $2 AND s.research_study_id = ANY($4::text[])))
+       LIMIT 1`,
+      [a.subject, site, a.names, a.studyIds],
+    );
+    if (r.rows[0]) out.set(a.subject, { trial: r.rows[0].trial, owner: r.rows[0].site });
+  }
+  return out;
+}

@@ -65,9 +65,25 @@ test('another site claiming an enrolled subject is refused; nothing of the first
   expect(reportBefore.status).toBe(200);
   const flagsBefore = await flagsOf();
 
-  // Site B sends the same subject number with a very different bilirubin (34.2 mg/dL).
-  const b = await stack.fhir('POST', '', enrollment('bbbbbbbb', 585), SITE_TOKENS['site-b']);
+  // Site B sends the same subject number with a very different bilirubin (34.2 mg/dL): refused at the door,
+  // the whole transaction with it, with the element that collides named.
+  const refused = await stack.fhir('POST', '', enrollment('bbbbbbbb', 585), SITE_TOKENS['site-b']);
+  expect(refused.status).toBeGreaterThanOrEqual(400);
+  expect(refused.status).toBeLessThan(500);
+  const claimIssue = refused.body.issue.find((i: any) => /enrolled by site site-a/.test(i.details?.text ?? ''));
+  expect(claimIssue).toMatchObject({ code: 'conflict', expression: ['Bundle.entry[1].resource.identifier[0].value'] });
+  expect(JSON.stringify(refused.body)).not.toMatch(/585|1968/);
+  expect((await stack.api('/inbound?site=site-b', USER_TOKENS.dm)).body.rows).toEqual([]);
+
+  // A batch naming the study only by a reference to a ResearchStudy not yet received cannot be told at the
+  // door; when the study arrives, the map worker refuses the claim with a review item.
+  const byRef = enrollment('bbbbbbbb', 585);
+  byRef.type = 'batch';
+  (byRef.entry[1].resource as any).study = { reference: 'ResearchStudy/local-qx' };
+  const b = await stack.fhir('POST', '', byRef, SITE_TOKENS['site-b']);
   expect(b.status).toBe(200);
+  const study = { resourceType: 'ResearchStudy', id: 'local-qx', status: 'active', identifier: [{ value: 'NCT05985863' }] };
+  expect((await stack.fhir('PUT', '/ResearchStudy/local-qx', study, SITE_TOKENS['site-b'])).status).toBe(201);
   await evaluated();
 
   const crfAfter = (await stack.api('/subjects/S-QX-0001/crf')).body;
@@ -81,7 +97,7 @@ test('another site claiming an enrolled subject is refused; nothing of the first
   expect(items.body.rows).toEqual([expect.objectContaining({ trial: 'NCT05985863', subject: 'S-QX-0001' })]);
   expect(items.body.rows[0].detail).toMatch(/already enrolled by site site-a; refused for site site-b/);
   const rows = (await stack.api('/inbound?site=site-b', USER_TOKENS.dm)).body.rows;
-  const byType = Object.fromEntries(rows.map((r: any) => [r.resourceType, [r.state, r.lastError]]));
+  const byType = Object.fromEntries(rows.filter((r: any) => r.resourceType !== 'ResearchStudy').map((r: any) => [r.resourceType, [r.state, r.lastError]]));
   expect(byType.ResearchSubject).toEqual(['needs_review', 'subject-claimed-by-other-site']);
   // Site B's lab has no enrollment at site B: parked like any unenrolled patient's data (and purged after the retention).
   expect(byType.Observation[0]).toBe('unmatched');
