@@ -80,14 +80,14 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, evaluateQueue, trials, timeZoneOf,
       studyAliasesOf: (site) => config.sites.find((s) => s.id === site)?.studyAliases ?? {},
       sweepAfterMs: config.sweepAfterMs, queues: config.workerQueues,
-      sites: connected
-        ? {
-            db, log, receiver: createReceiver({ db, mapQueue, log }), sites: config.sites, clientOf: siteClients(log), codes: mappings.watchedCodes(),
-            retentionDays: config.unenrolledRetentionDays, queue: siteQueue,
-          }
-        : null,
+      // The site-sync worker runs for push-only deployments too: its hourly purge applies the retention to
+      // unenrolled patients' data, unmapped-code counts and rejected notifications wherever they came from.
+      sites: {
+        db, log, receiver: createReceiver({ db, mapQueue, log }), sites: config.sites, clientOf: siteClients(log), codes: mappings.watchedCodes(),
+        retentionDays: config.unenrolledRetentionDays, queue: siteQueue,
+      },
     });
-    if (connected && config.workerQueues.includes('sites')) {
+    if (config.workerQueues.includes('sites')) {
       // Redis may still be starting; the schedulers are set as soon as it answers (BullMQ queues the command).
       siteQueue.schedule(config.sites).catch((e) => log.warn({ err: (e as Error).message }, 'could not set the site poll schedules'));
     }

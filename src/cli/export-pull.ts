@@ -36,7 +36,7 @@ interface Out {
 export const EXPORT_PULL_USAGE = 'usage: trialbridge export-pull --site SITE_ID [--since DATE|INSTANT] [--types Observation,MedicationAdministration,...] [--keep DIR] [--json]';
 
 /** What trialbridge maps, and what it needs to map it (enrolment, patients). */
-export const DEFAULT_EXPORT_TYPES = ['Observation', 'MedicationAdministration', 'ResearchSubject', 'Patient'] as const;
+export const DEFAULT_EXPORT_TYPES = ['Observation', 'MedicationAdministration', 'ResearchStudy', 'ResearchSubject', 'Patient'] as const;
 
 export interface ExportPullArgs {
   readonly site: string;

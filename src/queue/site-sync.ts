@@ -72,7 +72,7 @@ export function createSiteSyncQueue(connection: Redis, prefix: string): SiteSync
         wanted.set(tickId(s.id), every);
         await queue.upsertJobScheduler(tickId(s.id), { every }, { name: 'tick', data: { kind: 'tick', site: s.id }, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
       }
-      if (wanted.size) await queue.upsertJobScheduler('purge', { every: PURGE_EVERY_MS }, { name: 'purge', data: { kind: 'purge', site: '*' }, opts: { attempts: 3 } });
+      await queue.upsertJobScheduler('purge', { every: PURGE_EVERY_MS }, { name: 'purge', data: { kind: 'purge', site: '*' }, opts: { attempts: 3 } });
       for (const js of await queue.getJobSchedulers()) {
         const key = js.key ?? js.id;
         if (key && key.startsWith('tick-') && !wanted.has(key)) await queue.removeJobScheduler(key);

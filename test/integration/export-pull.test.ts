@@ -86,7 +86,7 @@ describe('a full export', () => {
     expect(kicks).toHaveLength(2);
     expect(kicks[1].at - kicks[0].at).toBeGreaterThanOrEqual(950);
     const q = new URL(kicks[1].path, 'http://x').searchParams;
-    expect(q.get('_type')).toBe('Observation,MedicationAdministration,ResearchSubject,Patient');
+    expect(q.get('_type')).toBe('Observation,MedicationAdministration,ResearchStudy,ResearchSubject,Patient');
     expect(q.get('_since')).toBeNull();
     for (const k of kicks) expect(k).toMatchObject({ method: 'GET', prefer: 'respond-async', accept: 'application/fhir+json', authorization: expect.stringMatching(/^Bearer \S+$/) });
     const polls = ehr.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/bulk/status/'));
@@ -113,7 +113,7 @@ describe('a full export', () => {
   test('the poll cursors continue from the export\'s transactionTime', async () => {
     const c = await stack.db.query<{ resource_type: string; cursor: Date }>("SELECT resource_type, cursor FROM site_cursors WHERE site = 'site-a' ORDER BY resource_type");
     expect(c.rows.map((r) => [r.resource_type, new Date(r.cursor).toISOString()])).toEqual(
-      ['MedicationAdministration', 'Observation', 'Patient', 'ResearchSubject'].map((t) => [t, new Date(summary.export.transactionTime).toISOString()]));
+      ['MedicationAdministration', 'Observation', 'Patient', 'ResearchStudy', 'ResearchSubject'].map((t) => [t, new Date(summary.export.transactionTime).toISOString()]));
   });
 
   test('no PHI in the output', () => {
@@ -175,7 +175,7 @@ describe('exit codes', () => {
 
 describe('arguments', () => {
   test('defaults and DATE → midnight in the site time zone', () => {
-    expect(parseExportPullArgs(['--site', 'a'])).toEqual({ site: 'a', since: null, types: ['Observation', 'MedicationAdministration', 'ResearchSubject', 'Patient'], keep: null, json: false });
+    expect(parseExportPullArgs(['--site', 'a'])).toEqual({ site: 'a', since: null, types: ['Observation', 'MedicationAdministration', 'ResearchStudy', 'ResearchSubject', 'Patient'], keep: null, json: false });
     expect(sinceInstant('2024-03-01', 'Asia/Shanghai')).toBe('2024-02-29T16:00:00.000Z');
     expect(sinceInstant('2024-03-31', 'Europe/Berlin')).toBe('2024-03-30T23:00:00.000Z');
     expect(sinceInstant('2024-03-01T08:00:00+08:00', 'UTC')).toBe('2024-03-01T00:00:00.000Z');
