@@ -196,7 +196,7 @@ async function main() {
       entry: Array.from({ length: PATIENTS }, (_, i) => [
         { resource: { resourceType: 'Patient', id: `bench-p${i}` } },
         { resource: { resourceType: 'ResearchSubject', id: `bench-rs${i}`, status: 'on-study', identifier: [{ value: `BENCH-${i}` }], study: { identifier: { value: 'NCT05985863' } }, individual: { reference: `Patient/bench-p${i}` } } },
-      ]).flat(),
+      ]).flat().map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })),
     });
     await new Promise((r) => setTimeout(r, 1000));
     print(`trialbridge bench: N=${N}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, ${serveCount} serve + 1 worker processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
@@ -218,7 +218,7 @@ async function main() {
     const bundled = watcher(db, 'b');
     const bundles = Array.from({ length: Math.ceil(N / 100) }, (_, b) => ({
       resourceType: 'Bundle', type: 'batch',
-      entry: Array.from({ length: Math.min(100, N - b * 100) }, (_, j) => ({ resource: observation(`b-${b * 100 + j}`, b * 100 + j) })),
+      entry: Array.from({ length: Math.min(100, N - b * 100) }, (_, j) => ({ resource: observation(`b-${b * 100 + j}`, b * 100 + j), request: { method: 'PUT', url: `Observation/b-${b * 100 + j}` } })),
     }));
     t0 = performance.now();
     await pool(bundles, 4, (bu) => post(url, bu));
@@ -255,7 +255,7 @@ async function main() {
     ];
     for (const w of [0, 1, 2]) long.push({ resource: { resourceType: 'MedicationAdministration', id: `ev-ma${w}`, status: 'completed', medicationCodeableConcept: { coding: [{ system: 'urn:trialbridge:study-drug', code: 'UC-MSC-BLINDED' }] }, subject: { reference: 'Patient/ev-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 2 + 7 * w, 2)).toISOString(), dosage: { dose: { value: 1.5e8, unit: '{cells}', system: 'http://unitsofmeasure.org', code: '{cells}' } } } });
     for (let w = 0; w < 104; w++) items.forEach(([code, v, unit], j) => long.push({ resource: { resourceType: 'Observation', id: `ev-${w}-${j}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: 'Patient/ev-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 3 + 7 * w, 1)).toISOString(), valueQuantity: { value: v, unit, system: 'http://unitsofmeasure.org', code: unit } } }));
-    for (let i = 0; i < long.length; i += 500) await post(url, { resourceType: 'Bundle', type: 'batch', entry: long.slice(i, i + 500) });
+    for (let i = 0; i < long.length; i += 500) await post(url, { resourceType: 'Bundle', type: 'batch', entry: long.slice(i, i + 500).map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })) });
     for (;;) {
       const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE state = 'received'");
       if (Number(r.rows[0].n) === 0) break;

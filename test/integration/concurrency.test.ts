@@ -35,7 +35,7 @@ test('labs and their enrollment split across concurrent jobs all end up mapped',
     entries.push({ resource: { resourceType: 'Patient', id: `cc${p}` } });
     entries.push({ resource: { resourceType: 'ResearchSubject', id: `cc-rs${p}`, status: 'on-study', identifier: [{ value: `CC-${p}` }], study: { identifier: { value: 'NCT02812121' } }, individual: { reference: `Patient/cc${p}` } } });
   }
-  const res = await stack.fhir('POST', '', { resourceType: 'Bundle', type: 'batch', entry: entries });
+  const res = await stack.fhir('POST', '', { resourceType: 'Bundle', type: 'batch', entry: entries.map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })) });
   expect(res.status).toBe(200);
   await stack.settle(60_000);
   const states = await stack.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM inbound GROUP BY state');

@@ -42,6 +42,7 @@ const SUPPORTED = new Set(['Observation', 'MedicationAdministration', 'Patient',
     resourceType: 'Bundle', type: 'batch',
     entry: [...patients].map((p, i) => ({
       resource: { resourceType: 'ResearchSubject', id: `corpus-rs-${i}`, status: 'on-study', identifier: [{ value: `CORPUS-${i}` }], study: { identifier: { value: 'NCT05985863' } }, individual: { reference: `Patient/${p}` } },
+      request: { method: 'PUT', url: `ResearchSubject/corpus-rs-${i}` },
     })),
   });
   expect(enroll.status).toBe(200);

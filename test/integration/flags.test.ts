@@ -42,12 +42,13 @@ test('value-needs-review: raised, resolved by a corrected version, raised again'
       { resource: { resourceType: 'Patient', id: 'fl1', birthDate: '1970-01-01', gender: 'female' } },
       { resource: { resourceType: 'ResearchSubject', id: 'fl-rs', status: 'screening', identifier: [{ value: 'FL-001' }], period: { start: '2024-03-01' }, study: { identifier: { value: 'NCT05985863' } }, individual: { reference: 'Patient/fl1' } } },
       { resource: albumin('1', null) },
-    ],
+    ].map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })),
   });
   await evaluated();
   expect(await valueFlags()).toEqual(['open']);
 
-  expect((await stack.fhir('PUT', '/Observation/fl-alb', albumin('2', 'g/L'))).status).toBe(201);
+  // A new version of a stored id is an update: 200 (FHIR R4 http.html#update).
+  expect((await stack.fhir('PUT', '/Observation/fl-alb', albumin('2', 'g/L'))).status).toBe(200);
   await evaluated();
   expect(await valueFlags()).toEqual(['resolved']);
   const crf = await stack.api('/subjects/FL-001/crf');

@@ -178,13 +178,14 @@ test('small batches: duplicates inside one batch and across batches are counted 
   expect(Number(n.rows[0].n)).toBe(20);
 }, 60_000);
 
-test('a value the validator lets through but PostgreSQL refuses (a lone surrogate) rejects that resource only; the rest of its batch is stored', async () => {
+test('a value PostgreSQL would refuse (a lone surrogate) is caught at validation and rejects that resource only; the rest of its batch is stored', async () => {
   const bad = obs('o-nul-2', 'p-nul', '14631-6', 12, 'umol/L', 2, { code: { coding: [{ system: 'http://loinc.org', code: '14631-6' }], text: 'a\ud800b' } });
   const r = await run([write('nul.ndjson', [obs('o-nul-1', 'p-nul', '14631-6', 11, 'umol/L', 1), bad, obs('o-nul-3', 'p-nul', '14631-6', 13, 'umol/L', 3)]), '--site', 'site-b', '--json']);
   expect(r.code).toBe(0);
   const s = JSON.parse(r.stdout);
   expect(s).toMatchObject({ accepted: 2, rejected: 1 });
-  expect(s.rejectedReasons).toEqual([{ reason: 'Observation: refused by the database (SQLSTATE 22P02)', count: 1, examples: [{ line: 2, resource: 'Observation/o-nul-2', expression: 'Observation', message: 'refused by the database (SQLSTATE 22P02)' }] }]);
+  const why = 'contains an unpaired UTF-16 surrogate (not a Unicode character)';
+  expect(s.rejectedReasons).toEqual([{ reason: `Observation.code.text: ${why}`, count: 1, examples: [{ line: 2, resource: 'Observation/o-nul-2', expression: 'Observation.code.text', message: why }] }]);
   const ids = await stack.db.query<{ resource_id: string }>("SELECT resource_id FROM inbound WHERE resource_id LIKE 'o-nul-%' ORDER BY resource_id");
   expect(ids.rows.map((x) => x.resource_id)).toEqual(['o-nul-1', 'o-nul-3']);
 }, 60_000);

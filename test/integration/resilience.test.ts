@@ -28,7 +28,7 @@ test('Redis down: 503 queue-unavailable, row kept in received, then mapped by th
       { resource: { resourceType: 'Observation', id: 'rz-tbil', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '1975-2' }] }, subject: { reference: 'Patient/rz1' }, effectiveDateTime: '2024-03-01', valueQuantity: { value: 7, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' } } },
     ],
   };
-  const res = await offline.fhir('POST', '', bundle);
+  const res = await offline.fhir('POST', '', { ...bundle, entry: bundle.entry.map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })) });
   expect(res.status).toBe(503);
   expect(res.body.issue[0].details.coding[0].code).toBe('queue-unavailable');
   expect(res.body.issue[0].code).toBe('transient');
