@@ -6,10 +6,10 @@
  * ResearchStudy not yet received, cannot be told here; the map worker's claim
  * (a `subject-claimed-by-other-site` review item) covers those and races.
  */
-import type { ResearchStudy, ResearchSubject } from '@medplum/fhirtypes';
+import type { ResearchSubject } from '@medplum/fhirtypes';
 import type { Db } from '../store/db';
 import { subjectsOwnedElsewhere } from '../store/studies';
-import { researchStudyId, studyIdentifiers } from '../protocol/study-ref';
+import { namesInReference, researchStudyId } from '../protocol/study-ref';
 import type { StoreItem } from './receive';
 
 /** The subject number and the study names of a ResearchSubject, as the map worker reads them. */
@@ -17,15 +17,8 @@ export function subjectClaim(rs: ResearchSubject): { subject: string; names: str
   const k = (rs.identifier ?? []).findIndex((i) => i.value);
   const subject = k >= 0 ? rs.identifier![k].value! : rs.id;
   if (!subject) return null;
-  const names: string[] = [];
-  const ref = rs.study;
-  if (ref?.identifier?.value) names.push(ref.identifier.value);
-  const literal = ref?.reference ?? '';
-  if (literal.startsWith('#')) {
-    const c = (rs.contained ?? []).find((x) => x.resourceType === 'ResearchStudy' && x.id === literal.slice(1)) as ResearchStudy | undefined;
-    if (c) names.push(...studyIdentifiers(c));
-  }
-  const studyId = researchStudyId(literal);
+  const names = namesInReference(rs.study, rs);
+  const studyId = researchStudyId(rs.study?.reference);
   if (studyId) names.push(studyId);
   return { subject, names, studyIds: studyId ? [studyId] : [], at: k >= 0 ? `identifier[${k}].value` : 'id' };
 }

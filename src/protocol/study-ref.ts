@@ -79,7 +79,8 @@ export type StudyResolution =
   | { readonly kind: 'unknown'; readonly studyId: string | null; readonly names: readonly string[] };
 
 /** Resolves a ResearchStudy reference found on `holder` (whose `contained` a `#id` reference points into). */
-export function resolveStudy(ref: Reference | undefined, holder: { contained?: Resource[] }, ctx: StudyContext): StudyResolution {
+/** What a study reference names by itself: `Reference.identifier` and a contained ResearchStudy's identifiers. */
+export function namesInReference(ref: Reference | undefined, holder: { contained?: Resource[] }): string[] {
   const names: string[] = [];
   if (ref?.identifier?.value) names.push(ref.identifier.value);
   const literal = ref?.reference ?? '';
@@ -87,7 +88,12 @@ export function resolveStudy(ref: Reference | undefined, holder: { contained?: R
     const contained = (holder.contained ?? []).find((c) => c.resourceType === 'ResearchStudy' && c.id === literal.slice(1)) as ResearchStudy | undefined;
     if (contained) names.push(...studyIdentifiers(contained));
   }
-  const studyId = researchStudyId(literal);
+  return names;
+}
+
+export function resolveStudy(ref: Reference | undefined, holder: { contained?: Resource[] }, ctx: StudyContext): StudyResolution {
+  const names = namesInReference(ref, holder);
+  const studyId = researchStudyId(ref?.reference);
   const stored = studyId ? ctx.storedStudy(studyId) : undefined;
   if (stored) names.push(...stored);
   // Last: the reference's own id, for senders whose ResearchStudy id is the trial key (or an alias).
