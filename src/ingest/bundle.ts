@@ -17,7 +17,7 @@ import { parsePutUrl } from './identity';
 
 export { SUPPORTED_TYPES, isSupportedType, type SupportedType } from './supported';
 
-export const ACCEPTED_BUNDLE_TYPES = ['batch', 'transaction', 'collection'] as const;
+export const ACCEPTED_BUNDLE_TYPES = ['batch', 'transaction', 'collection', 'history'] as const;
 export type AcceptedBundleType = (typeof ACCEPTED_BUNDLE_TYPES)[number];
 
 /** An entry as the offline tools (`trialbridge evaluate`) see it: checked by the front door's rules, nothing stored. */

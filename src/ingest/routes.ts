@@ -4,28 +4,22 @@
  * GET metadata. Every request is authenticated as a site; every resource
  * goes through the front door (accept.ts).
  */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import type { Bundle } from '@medplum/fhirtypes';
-import type { Config } from '../config';
+import type { Config, SiteConfig } from '../config';
 import { AppError } from '../errors';
-import { ah, FHIR_JSON, requireSite, type Handler } from '../http';
+import { ah, contentTypeProblem, FHIR_JSON, negotiateFhirJson, requireFhirJson, requireSite, type Handler } from '../http';
 import type { SiteSyncQueue } from '../queue/site-sync';
 import { createReceiver, type AcceptRequest, type Receiver, type ReceiveDeps } from './accept';
 import { bundleEntries } from './bundle';
-import { checkBundleContainer } from './bundle-rules';
+import { checkBundleContainer, historyDeletionResult, isHistoryDeletion } from './bundle-rules';
 import { capabilityStatement } from './capability';
 import { handleNotification, handlePing, keepRejected, type NotifyDeps } from './notify';
 import { isNotificationBundle } from './notification';
-import { JsonSyntaxError, parseJson } from './parse-json';
+import { jsonBody, JsonSyntaxError, parseJson } from './parse-json';
+import { withSiteTimes } from './site-times';
 import { entryResponse, renderSingle, respondContext, sendRendered, type RespondContext } from './respond';
 import { isSupportedType, SUPPORTED_TYPES } from './supported';
-
-const isJsonType = (req: Request) => /^application\/(fhir\+)?json\b/i.test(req.headers['content-type'] ?? '');
-
-function requireJson(req: Request, _res: Response, next: NextFunction) {
-  if (!isJsonType(req)) return next(new AppError('unsupported-media-type', `got "${req.headers['content-type'] ?? '(none)'}"`));
-  next();
-}
 
 const header = (req: Request, name: string): string | undefined => {
   const v = req.headers[name];
@@ -36,8 +30,10 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
   const r = express.Router();
   const receiver = createReceiver(deps);
   const notify: NotifyDeps | null = deps.siteQueue ? { db: deps.db, receiver, log: deps.log, queue: deps.siteQueue } : null;
-  const json = express.json({ type: ['application/json', 'application/fhir+json'], limit: config.bodyLimitBytes, strict: false });
+  const json = jsonBody(config.bodyLimitBytes);
 
+  // Content negotiation first, so every answer (metadata and errors included) is one the client accepts.
+  r.use(negotiateFhirJson);
   r.get('/metadata', (_req, res) => {
     res.type(FHIR_JSON).send(JSON.stringify(capabilityStatement(config)));
   });
@@ -49,7 +45,8 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
     const request: AcceptRequest = put
       ? { method: 'PUT', url: `${type}/${req.params.id}`, ifMatch: header(req, 'if-match') }
       : { method: 'POST', url: type, ifNoneExist: header(req, 'if-none-exist') };
-    const [result] = await receiver.accept(req.site!.id, [{ resource: req.body, path: type, request }], { atomic: false, traceId: req.traceId!, source: 'http' });
+    const entries = withSiteTimes(req.site!, [{ resource: req.body, path: type, request }]);
+    const [result] = await receiver.accept(req.site!.id, entries, { atomic: false, traceId: req.traceId!, source: 'http' });
     sendRendered(res, renderSingle(result, respondContext(req, config.publicUrl)));
   };
 
@@ -63,7 +60,8 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
       res.type(FHIR_JSON).send(JSON.stringify(await handlePing(notify, req.site!)));
       return;
     }
-    if (!isJsonType(req)) throw new AppError('unsupported-media-type', `got "${req.headers['content-type'] ?? '(none)'}"`);
+    const typeProblem = contentTypeProblem(req.headers['content-type']);
+    if (typeProblem) throw new AppError('unsupported-media-type', typeProblem);
     let body: unknown;
     try {
       body = parseJson(text);
@@ -78,19 +76,22 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
     }
     const rt = body && typeof body === 'object' && !Array.isArray(body) ? (body as { resourceType?: unknown }).resourceType : undefined;
     if (rt !== 'Bundle') throw new AppError('resource-type-mismatch', `POST to the base accepts a Bundle, got ${typeof rt === 'string' ? rt : 'no resourceType'}`, ['resourceType']);
-    res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(receiver, req.site!.id, body as Bundle, req.traceId!, respondContext(req, config.publicUrl))));
+    res.type(FHIR_JSON).send(JSON.stringify(await receiveBundle(receiver, req.site!, body as Bundle, req.traceId!, respondContext(req, config.publicUrl))));
   }));
-  r.post('/:type', requireJson, json, ah(single(false)));
-  r.put('/:type/:id', requireJson, json, ah(single(true)));
+  r.post('/:type', requireFhirJson, json, ah(single(false)));
+  r.put('/:type/:id', requireFhirJson, json, ah(single(true)));
   r.all('*', (req, _res, next) => next(new AppError('method-not-allowed', `${req.method} ${req.baseUrl}${req.path}`)));
   return r;
 }
 
 /** Accepts a Bundle's entries (a transaction atomically) and builds the batch-response / transaction-response Bundle. */
-export async function receiveBundle(receiver: Receiver, site: string, bundle: Bundle, traceId: string, ctx: RespondContext): Promise<Bundle> {
+export async function receiveBundle(receiver: Receiver, site: SiteConfig, bundle: Bundle, traceId: string, ctx: RespondContext): Promise<Bundle> {
   const container = checkBundleContainer(bundle);
   if (container.length) throw new AppError('invalid-bundle', `${container.length} problem(s) with the Bundle itself`, undefined, container);
   const { type, entries } = bundleEntries(bundle);
-  const results = await receiver.accept(site, entries, { atomic: type === 'transaction', traceId, source: 'bundle' });
+  const deleted = entries.map((e) => isHistoryDeletion(type, e));
+  const accepted = await receiver.accept(site.id, withSiteTimes(site, entries.filter((_, i) => !deleted[i])), { atomic: type === 'transaction', traceId, source: 'bundle' });
+  let next = 0;
+  const results = entries.map((e, i) => (deleted[i] ? historyDeletionResult(i, e) : accepted[next++]));
   return { resourceType: 'Bundle', type: type === 'transaction' ? 'transaction-response' : 'batch-response', entry: results.map((r) => entryResponse(r, ctx)) };
 }
