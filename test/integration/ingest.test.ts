@@ -64,7 +64,7 @@ describe('authentication', () => {
     const cs = (await md.json()) as any;
     expect(cs.resourceType).toBe('CapabilityStatement');
     expect(cs.fhirVersion).toBe('4.0.1');
-    expect(cs.rest[0].resource.map((r: any) => r.type).sort()).toEqual(['Condition', 'MedicationAdministration', 'Observation', 'Patient', 'ResearchSubject']);
+    expect(cs.rest[0].resource.map((r: any) => r.type).sort()).toEqual(['Condition', 'MedicationAdministration', 'Observation', 'Patient', 'ResearchStudy', 'ResearchSubject']);
     expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${stack.url}/readyz`);
     expect(ready.status).toBe(200);
