@@ -52,3 +52,18 @@ describe('loadConfig', () => {
     ).toThrow(/duplicate site id[\s\S]*role: expected one of/);
   });
 });
+
+describe('door options', () => {
+  const site = (extra: Record<string, unknown>) => JSON.stringify([{ id: 's1', tokenSha256: 'a'.repeat(64), timeZone: 'Asia/Shanghai', ...extra }]);
+  test('localTimeWithoutOffset: reject by default, site-zone on request, anything else named', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_SITES: site({}) }).sites[0].localTimeWithoutOffset).toBe('reject');
+    expect(loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_SITES: site({ localTimeWithoutOffset: 'site-zone' }) }).sites[0].localTimeWithoutOffset).toBe('site-zone');
+    expect(() => loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_SITES: site({ localTimeWithoutOffset: 'utc' }) })).toThrow(/TRIALBRIDGE_SITES\[0\]\.localTimeWithoutOffset: expected reject or site-zone/);
+  });
+  test('TRIALBRIDGE_PUBLIC_URL: trailing slashes dropped; not a URL named', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://x:1' }).publicUrl).toBeNull();
+    expect(loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_PUBLIC_URL: 'https://tb.example/base/' }).publicUrl).toBe('https://tb.example/base');
+    expect(() => loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_PUBLIC_URL: 'tb.example' })).toThrow(/TRIALBRIDGE_PUBLIC_URL/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_PUBLIC_URL: 'https://tb.example/?x=1' })).toThrow(/TRIALBRIDGE_PUBLIC_URL/);
+  });
+});
