@@ -83,7 +83,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       // The site-sync worker runs for push-only deployments too: its hourly purge applies the retention to
       // unenrolled patients' data, unmapped-code counts and rejected notifications wherever they came from.
       sites: {
-        db, log, receiver: createReceiver({ db, mapQueue, log }), sites: config.sites, clientOf: siteClients(log), codes: mappings.watchedCodes(),
+        db, log, receiver: createReceiver({ db, mapQueue, log, sites: config.sites }), sites: config.sites, clientOf: siteClients(log), codes: mappings.watchedCodes(),
         retentionDays: config.unenrolledRetentionDays, queue: siteQueue,
       },
     });

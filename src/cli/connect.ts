@@ -124,7 +124,7 @@ async function run(cmd: Command, c: { rt: Runtime; log: Logger; client: SiteClie
     case 'subscriptions':
       return subscriptionStatus({ db: rt.db, client, site });
     case 'poll': {
-      const receiver = createReceiver({ db: rt.db, mapQueue: rt.mapQueue!, log });
+      const receiver = createReceiver({ db: rt.db, mapQueue: rt.mapQueue!, log, sites: [site] });
       return syncSite({ db: rt.db, log, receiver, client, site, codes, traceId: `poll-${crypto.randomUUID()}` });
     }
   }

@@ -180,7 +180,7 @@ export async function exportPullCommand(argv: string[], out: Out, env: NodeJS.Pr
       else throw e;
       return 1;
     }
-    const receiver = createReceiver({ db: target.db, mapQueue: target.mapQueue, log });
+    const receiver = createReceiver({ db: target.db, mapQueue: target.mapQueue, log, sites: config.sites });
     const total = emptySummary(site.id);
     for (const f of result.files) {
       if (abort.signal.aborted) break;

@@ -83,7 +83,7 @@ export async function importCommand(argv: string[], out: Out, env: NodeJS.Proces
     // Ctrl-C stops reading, lets the batch in flight finish and still prints the summary; a second one kills.
     const { abort, release } = abortOnSignals();
     try {
-      summary = await importFile(args.file, { site: args.site, batch: args.batch, receiver: createReceiver({ db, mapQueue, log }), traceId, source: 'file', signal: abort.signal });
+      summary = await importFile(args.file, { site: args.site, batch: args.batch, receiver: createReceiver({ db, mapQueue, log, sites: config.sites }), traceId, source: 'file', signal: abort.signal });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       out.error(`import: ${e.message}; nothing stored`);

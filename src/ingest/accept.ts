@@ -17,6 +17,8 @@ import { normalize, storableInstant } from './normalize';
 import { createStore, representation, type StoreItem, type StoreOutcome } from './receive';
 import { validateFhir } from './validate';
 import { claimedElsewhere } from './subject-claims';
+import { withSiteTimes } from './site-times';
+import type { SiteConfig } from '../config';
 
 /** What the sender's request said about one resource (HTTP headers, or a Bundle entry's `request`). */
 export interface AcceptRequest {
@@ -101,6 +103,8 @@ export interface ReceiveDeps {
   readonly db: Db;
   readonly mapQueue: MapQueue;
   readonly log: Logger;
+  /** The configured sites: a site's `localTimeWithoutOffset` applies on every path that reaches the door. */
+  readonly sites?: readonly SiteConfig[];
 }
 
 const err = (code: ErrorCode, issueCode: OperationOutcomeIssue['code'], at: string | undefined, text: string): EntryProblem => ({
@@ -195,7 +199,9 @@ function fromStore(index: number, o: StoreOutcome, item: StoreItem): AcceptResul
 export function createReceiver(deps: ReceiveDeps): Receiver {
   const store = createStore(deps.db);
   return {
-    async accept(site, entries, options) {
+    async accept(site, given, options) {
+      const cfg = deps.sites?.find((x) => x.id === site);
+      const entries = cfg ? withSiteTimes(cfg, given) : given;
       const checked = entries.map((e) => checkEntry(site, e));
       if (options.atomic) duplicateIdentities(checked, entries);
       const results: (AcceptResult | null)[] = checked.map((c, index) => {

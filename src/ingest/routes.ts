@@ -17,7 +17,6 @@ import { capabilityStatement } from './capability';
 import { handleNotification, handlePing, keepRejected, type NotifyDeps } from './notify';
 import { isNotificationBundle } from './notification';
 import { jsonBody, JsonSyntaxError, parseJson } from './parse-json';
-import { withSiteTimes } from './site-times';
 import { entryResponse, renderSingle, respondContext, sendRendered, type RespondContext } from './respond';
 import { isSupportedType, SUPPORTED_TYPES } from './supported';
 
@@ -28,7 +27,7 @@ const header = (req: Request, name: string): string | undefined => {
 
 export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: SiteSyncQueue }): Router {
   const r = express.Router();
-  const receiver = createReceiver(deps);
+  const receiver = createReceiver({ ...deps, sites: config.sites });
   const notify: NotifyDeps | null = deps.siteQueue ? { db: deps.db, receiver, log: deps.log, queue: deps.siteQueue } : null;
   const json = jsonBody(config.bodyLimitBytes);
 
@@ -45,8 +44,7 @@ export function fhirRouter(config: Config, deps: ReceiveDeps & { siteQueue?: Sit
     const request: AcceptRequest = put
       ? { method: 'PUT', url: `${type}/${req.params.id}`, ifMatch: header(req, 'if-match') }
       : { method: 'POST', url: type, ifNoneExist: header(req, 'if-none-exist') };
-    const entries = withSiteTimes(req.site!, [{ resource: req.body, path: type, request }]);
-    const [result] = await receiver.accept(req.site!.id, entries, { atomic: false, traceId: req.traceId!, source: 'http' });
+    const [result] = await receiver.accept(req.site!.id, [{ resource: req.body, path: type, request }], { atomic: false, traceId: req.traceId!, source: 'http' });
     sendRendered(res, renderSingle(result, respondContext(req, config.publicUrl)));
   };
 
@@ -90,7 +88,7 @@ export async function receiveBundle(receiver: Receiver, site: SiteConfig, bundle
   if (container.length) throw new AppError('invalid-bundle', `${container.length} problem(s) with the Bundle itself`, undefined, container);
   const { type, entries } = bundleEntries(bundle);
   const deleted = entries.map((e) => isHistoryDeletion(type, e));
-  const accepted = await receiver.accept(site.id, withSiteTimes(site, entries.filter((_, i) => !deleted[i])), { atomic: type === 'transaction', traceId, source: 'bundle' });
+  const accepted = await receiver.accept(site.id, entries.filter((_, i) => !deleted[i]), { atomic: type === 'transaction', traceId, source: 'bundle' });
   let next = 0;
   const results = entries.map((e, i) => (deleted[i] ? historyDeletionResult(i, e) : accepted[next++]));
   return { resourceType: 'Bundle', type: type === 'transaction' ? 'transaction-response' : 'batch-response', entry: results.map((r) => entryResponse(r, ctx)) };

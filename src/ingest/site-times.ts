@@ -8,7 +8,6 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
-import type { AcceptEntry } from './accept';
 import { readLocalTimes } from './dates';
 
 /** What the context of an inbound row says about times read in the site's zone. */
@@ -21,7 +20,10 @@ export interface LocalTimesContext {
 const isResource = (v: unknown): v is Resource => !!v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { resourceType?: unknown }).resourceType === 'string';
 
 /** The entries with offset-less times read in the site's zone when the site opts in; otherwise the entries as they are. */
-export function withSiteTimes(site: Pick<SiteConfig, 'timeZone' | 'localTimeWithoutOffset'>, entries: readonly AcceptEntry[]): readonly AcceptEntry[] {
+export function withSiteTimes<E extends { readonly resource: unknown; readonly context?: Record<string, unknown> | null }>(
+  site: Pick<SiteConfig, 'timeZone' | 'localTimeWithoutOffset'>,
+  entries: readonly E[],
+): readonly E[] {
   if (site.localTimeWithoutOffset !== 'site-zone') return entries;
   return entries.map((e) => {
     if (!isResource(e.resource)) return e;

@@ -4,7 +4,11 @@
  * the store would refuse, and the Bundle container rules. Every refusal names
  * the element and stores nothing.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sha256Hex } from '../../src/http';
+import { createReceiver, importFile } from '../../src/ingest';
 import { SITE_TOKENS, startStack, type TestStack } from '../helpers/stack';
 
 const ZONE_TOKEN = 'token-site-z-0123456789';
@@ -108,6 +112,21 @@ describe('dates (FHIR R4 date, dateTime, instant)', () => {
     const [row] = await rows('zone-read');
     expect(row.body.effectiveDateTime).toBe('2024-03-04T07:00:00+08:00');
     expect(row.context.localTimes).toEqual({ timeZone: 'Asia/Shanghai', paths: ['Observation.effectiveDateTime'] });
+  });
+
+  test('site-zone holds on every path to the door: a file import reads the same value the same way', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-zone-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'x.ndjson'), `${JSON.stringify(obs('zone-file', { effectiveDateTime: '2024-03-04T07:00:00' }))}\n`);
+      const receiver = createReceiver({ db: stack.db, mapQueue: stack.mapQueue, log: stack.log, sites: stack.config.sites });
+      const s = await importFile(path.join(dir, 'x.ndjson'), { site: 'site-z', batch: 10, receiver, traceId: 't-zone', source: 'file', stderr: { isTTY: false, write: () => true } as never });
+      expect(s.accepted).toBe(1);
+      const [row] = await rows('zone-file');
+      expect(row.body.effectiveDateTime).toBe('2024-03-04T07:00:00+08:00');
+      expect(row.context.localTimes).toEqual({ timeZone: 'Asia/Shanghai', paths: ['Observation.effectiveDateTime'] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('site-zone never makes an impossible date acceptable', async () => {
