@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createApp } from './app';
 import { ConfigError, DEFAULTS, type Config } from './config';
-import { unknownAliasTrials } from './connect/site-config';
+import { unknownAliasTrials } from './config/sites';
 import { loadTrialPackages } from './protocol/package';
 import { createEvaluateQueue, type EvaluateQueue } from './queue/evaluate-subject';
 import { createLogger, type Logger } from './logger';

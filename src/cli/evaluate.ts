@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { unknownAliasTrials } from '../connect/site-config';
+import { unknownAliasTrials } from '../config/sites';
 import { loadMappings } from '../mapping';
 import { checkEntry, planBundle } from '../ingest';
 import { buildSubjectReport } from '../protocol/report/build';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { closeServers, siteFailure, smartTokenServer } from '../../test/helpers/smart-token-server';
 import { createSiteClient } from './client';
 import { parseRetryAfter, withRetry } from './retry';
-import { SITE_FHIR_DEFAULTS, type OutboundAuth, type SiteFhirConfig } from './site-config';
+import { SITE_FHIR_DEFAULTS, type OutboundAuth, type SiteFhirConfig } from '../config/sites';
 import { SiteRequestError, type SiteClient } from './types';
 
 const log = pino({ level: 'silent' });

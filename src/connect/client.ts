@@ -10,7 +10,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Logger } from '../logger';
 import { parseRetryAfter } from './retry';
-import type { SiteFhirConfig } from './site-config';
+import type { SiteFhirConfig } from '../config/sites';
 import { createTokenSource } from './token';
 import { SiteRequestError, type RequestOptions, type SiteClient, type SiteResponse, type TokenSource } from './types';
 

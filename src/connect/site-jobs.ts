@@ -8,7 +8,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Receiver } from '../ingest';
-import type { SiteJobData, SiteSyncQueue } from '../queue/site-sync';
+import type { SiteJobData, SyncRequests } from './types';
 import type { Db } from '../store/db';
 import { pruneNotifications, purgeUnenrolled, purgeUnmappedCounts } from '../store/purge';
 import { metrics } from '../metrics';
@@ -25,7 +25,7 @@ export interface SiteJobDeps {
   readonly clientOf: (site: SiteConfig) => SiteClient;
   readonly codes: readonly string[];
   readonly retentionDays: number;
-  readonly queue: SiteSyncQueue;
+  readonly queue: SyncRequests;
 }
 
 function connectedSite(deps: SiteJobDeps, id: string): SiteConfig | null {

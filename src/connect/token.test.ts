@@ -5,7 +5,7 @@ import express from 'express';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import pino from 'pino';
 import { closeServers, siteFailure, smartTokenServer, type SmartTokenServer } from '../../test/helpers/smart-token-server';
-import type { OutboundAuth, SigningAlg } from './site-config';
+import type { OutboundAuth, SigningAlg } from '../config/sites';
 import { cacheLifetimeMs, createTokenSource, JWT_BEARER_ASSERTION } from './token';
 
 const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });

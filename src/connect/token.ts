@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from '../logger';
 import { parseRetryAfter } from './retry';
-import type { OutboundAuth } from './site-config';
+import type { OutboundAuth } from '../config/sites';
 import { SiteRequestError, type TokenSource } from './types';
 import { SignJWT } from 'jose';
 

@@ -69,3 +69,20 @@ export interface SiteClient {
   /** Streams a body (NDJSON download of a bulk export); the caller consumes or cancels it. */
   download(url: string, opts?: { accept?: string; signal?: AbortSignal }): Promise<NodeJS.ReadableStream>;
 }
+
+export type SiteJobKind = 'sync' | 'resolve' | 'tick' | 'purge';
+
+/** A site-sync job: pointers only (design.md habit 5). */
+export interface SiteJobData {
+  readonly kind: SiteJobKind;
+  readonly site: string;
+  readonly notificationId?: number;
+  /** Why a sync was asked for (log and metrics only). */
+  readonly reason?: string;
+}
+
+/** What the connector asks of the site-sync queue (implemented in queue/site-sync.ts). */
+export interface SyncRequests {
+  requestSync(site: string, reason: string): Promise<void>;
+  requestResolve(site: string, notificationId: number): Promise<void>;
+}

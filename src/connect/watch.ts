@@ -4,7 +4,7 @@
  * type serves both the polls (search parameters) and the Subscriptions
  * (criteria), so the two can never disagree.
  */
-import type { SiteFhirConfig } from './site-config';
+import type { SiteFhirConfig } from '../config/sites';
 
 /** LOINC's system URI (FHIR R4 terminology: http://loinc.org). */
 export const LOINC_SYSTEM = 'http://loinc.org';

@@ -25,15 +25,9 @@ export const PURGE_EVERY_MS = 60 * 60_000;
 /** Subscription-only sites still get a safety sync this many poll intervals apart (a lost notification with no later one to reveal the gap). */
 export const SUBSCRIPTION_SAFETY_FACTOR = 12;
 
-export type SiteJobKind = 'sync' | 'resolve' | 'tick' | 'purge';
-
-export interface SiteJobData {
-  readonly kind: SiteJobKind;
-  readonly site: string;
-  readonly notificationId?: number;
-  /** Why a sync was asked for (log and metrics only). */
-  readonly reason?: string;
-}
+// The job's shape belongs to the connector that processes it (connect/types.ts); the queue only carries it.
+import type { SiteJobData, SyncRequests } from '../connect/types';
+export type { SiteJobData, SiteJobKind } from '../connect/types';
 
 export const SITE_JOB_OPTIONS: JobsOptions = {
   attempts: 10,
@@ -43,10 +37,8 @@ export const SITE_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 10000 },
 };
 
-export interface SiteSyncQueue {
+export interface SiteSyncQueue extends SyncRequests {
   readonly queue: Queue<SiteJobData>;
-  requestSync(site: string, reason: string): Promise<void>;
-  requestResolve(site: string, notificationId: number): Promise<void>;
   /** Creates, updates or removes the per-site schedulers to match the configuration. */
   schedule(sites: readonly SiteConfig[]): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './connect/site-config';
+import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './sites';
 
 export type Role = 'admin' | 'data-manager' | 'investigator';
 export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator'];
@@ -83,7 +83,7 @@ export const DEFAULTS = {
   unenrolledRetentionDays: 30,
 } as const;
 
-export const REPO_ROOT = path.resolve(__dirname, '..');
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {

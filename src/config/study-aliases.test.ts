@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import { ConfigError, loadConfig } from '../config';
-import { unknownAliasTrials } from './site-config';
+import { ConfigError, loadConfig } from '.';
+import { unknownAliasTrials } from './sites';
 
 const hex = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 const load = (studyAliases: unknown) => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', TRIALBRIDGE_SITES: JSON.stringify([{ id: 'site-a', tokenSha256: hex('t'), studyAliases }]) });
