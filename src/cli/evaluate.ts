@@ -12,11 +12,12 @@ import fs from 'node:fs';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { unknownAliasTrials } from '../config/sites';
-import { loadMappings } from '../mapping';
+import { applySiteCodeMaps } from '../mapping';
+import { loadTrialPackages } from '../protocol/package';
+import { LoadError } from '../util/load-problems';
 import { checkEntry, planBundle } from '../ingest';
 import { buildSubjectReport } from '../protocol/report/build';
 import { subjectsFromResources, type Located } from '../protocol/report/from-resources';
-import { loadTrials } from '../protocol/trials';
 
 interface Out {
   log(s: string): void;
@@ -97,7 +98,16 @@ export async function evaluateCommand(argv: string[], out: Out, env: NodeJS.Proc
     out.error(`evaluate: ${e.message}`);
     return 2;
   }
-  const trials = loadTrials(config.trialsDir);
+  // A trial is a package (design.md): loaded and cross-checked with its CRF file, as boot does.
+  let packages: ReturnType<typeof loadTrialPackages>;
+  try {
+    packages = loadTrialPackages({ trialsDir: config.trialsDir, mappingsDir: config.mappingsDir });
+  } catch (e) {
+    if (!(e instanceof LoadError)) throw e;
+    out.error(`evaluate: ${e.message}`);
+    return 2;
+  }
+  const { trials } = packages;
   const aliasProblems = unknownAliasTrials(config.sites, trials.keys);
   if (aliasProblems.length) {
     out.error(`evaluate: ${new ConfigError(aliasProblems).message}`);
@@ -117,7 +127,7 @@ export async function evaluateCommand(argv: string[], out: Out, env: NodeJS.Proc
     return 1;
   }
   for (const s of read.skipped) out.error(`evaluate: skipped invalid entry: ${s}`);
-  const mappings = loadMappings(config.mappingsDir);
+  const mappings = applySiteCodeMaps(packages.mappings, site ? [site] : []);
   const asOf = args.asOf ?? new Date().toISOString().slice(0, 10);
   const timeZone = args.timeZone ?? site?.timeZone ?? 'UTC';
   const subjects = subjectsFromResources(trial, mappings, { id: args.site, timeZone }, read.items, asOf, { studyAliases: site?.studyAliases });

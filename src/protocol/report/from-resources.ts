@@ -54,7 +54,7 @@ export function subjectsFromResources(
     for (const x of mine.filter((m) => m.resource.resourceType === 'Observation')) {
       const o = x.resource as Observation;
       const source = `Observation/${o.id}`;
-      for (const r of mapResource(mappings, trial.key, o, { fallbackEffective: x.context?.fallbackEffective as string | undefined })) {
+      for (const r of mapResource(mappings, trial.key, o, { fallbackEffective: x.context?.fallbackEffective as string | undefined, site: site.id })) {
         if (r.kind === 'value') crf.push({ form: r.form, item: r.item, value: r.value, unit: r.unit, effective: r.effective, source, status: 'auto', code: r.code, referenceHigh: referenceHigh(o), original: { value: r.originalValue, unit: r.originalUnit, code: r.code } });
         else if (r.reason !== 'no-rule') reviews.push({ reason: r.reason, detail: r.detail, source });
       }
