@@ -80,3 +80,26 @@ test('start serves, and SIGTERM stops it cleanly with exit 0', async () => {
   const db = await openDb({ databaseUrl: testDatabaseUrl() });
   await db.query(`DROP SCHEMA IF EXISTS ${env.TRIALBRIDGE_DB_SCHEMA} CASCADE`).finally(() => db.close());
 }, 60_000);
+
+test('SIGTERM while Redis is unreachable: the stop is bounded and the process exits 0', async () => {
+  // Port 1 on loopback: nothing listens there, so workers and queues never get an answer.
+  const env = { ...baseEnv, ...testEnv('cli-stop'), REDIS_URL: 'redis://127.0.0.1:1', PORT: String(43000 + Math.floor(Math.random() * 1000)), TRIALBRIDGE_DB_SCHEMA: `tbtest_clistop_${process.pid}` };
+  const child = spawn(BIN, ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    // /readyz answers (503: Redis unavailable) once the HTTP server listens.
+    const up = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).then((r) => r.status, () => 0);
+    if (up) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not listening: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  const outcome = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 45_000).unref())]);
+  if (outcome === 'still running') child.kill('SIGKILL');
+  // Far above STOP_STEP_TIMEOUT_MS times the steps; an unbounded stop waits for Redis for as long as it is down.
+  expect(outcome).toBe(0);
+}, 90_000);

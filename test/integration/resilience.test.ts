@@ -54,12 +54,3 @@ test('Redis down: 503 queue-unavailable, row kept in received, then mapped by th
   }
 }, 90_000);
 
-test('graceful stop is bounded while Redis is unreachable (workers and queues never answered)', async () => {
-  const stack = await startStack('resilience-stop', { REDIS_URL: 'redis://127.0.0.1:1' }, 'start');
-  const outcome = await Promise.race([
-    stack.stop().then(() => 'stopped'),
-    // Far above STOP_STEP_TIMEOUT_MS times the steps; the old unbounded stop waited here for Redis forever.
-    new Promise((r) => setTimeout(() => r('still waiting'), 45_000).unref()),
-  ]);
-  expect(outcome).toBe('stopped');
-}, 60_000);
