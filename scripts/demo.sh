@@ -45,7 +45,7 @@ if [[ -z "${REDIS_URL:-}" ]]; then
   ours=''
   for _ in $(seq 1 100); do
     kill -0 "$redis_pid" 2>/dev/null || { cat "$workdir/redis.log" >&2; log "redis-server failed to start (port $port taken?)"; exit 1; }
-    served_pid="$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')"
+    served_pid="$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p' || true)"
     if [[ -n "$served_pid" ]]; then
       [[ "$served_pid" == "$redis_pid" ]] && { ours=1; break; }
       log "port $port answers as another redis-server (pid $served_pid), not ours"; exit 1

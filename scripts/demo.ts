@@ -43,7 +43,7 @@ async function main(): Promise<number> {
         const values = (body.values ?? []).filter((v) => v.site === siteId(c.name));
         console.log(`   subject ${subject}`);
         for (const v of values) {
-          console.log(`     ${v.trial.padEnd(16)} ${v.form}.${v.item.padEnd(7)} ${String(v.value).padStart(9)} ${(v.unit ?? '').padEnd(8)} ${v.effective.slice(0, 16)}  from ${v.originalValue} ${v.originalUnit ?? ''} (${v.source.reference})`);
+          console.log(`     ${v.trial.padEnd(16)} ${v.form}.${v.item.padEnd(7)} ${String(v.value).padStart(9)} ${(v.unit ?? '').padEnd(8)} ${(v.localDateTime ?? v.effective).slice(0, 16)}  from ${v.originalValue} ${v.originalUnit ?? ''} (${v.source.reference})`);
         }
         const diff = diffValues(values, c.expected.crf[subject]);
         if (diff.length) {
