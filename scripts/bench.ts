@@ -247,7 +247,7 @@ async function main() {
     const lat = [...answered].map(([id, t]) => Math.max(0, sus.seen.get(id)! - t));
     print(`sustained ${SUSTAINED_RATE}/s for ${SUSTAINED_SECONDS} s (achieved ${achieved.toFixed(0)}/s): HTTP answer → CRF row p50 ${quantile(lat, 0.5).toFixed(1)} ms, p95 ${quantile(lat, 0.95).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms (5 ms polling granularity)`);
     print(`ratios: single end-to-end / raw BullMQ = ${(e2eSingle / raw50).toFixed(2)}, Bundle end-to-end / raw BullMQ = ${(e2eBundle / raw50).toFixed(2)}, Bundle / single = ${(e2eBundle / e2eSingle).toFixed(2)}`);
-    // One subject's re-evaluation with 2 years of weekly labs (issue #4): 104 weeks x 8 items + 3 infusions.
+    // One subject's re-evaluation with 2 years of weekly labs: 104 weeks x 8 items + 3 infusions.
     const items: [string, number, string][] = [['1975-2', 4.2, 'mg/dL'], ['6301-6', 1.6, '{INR}'], ['1751-7', 30, 'g/L'], ['3094-0', 20, 'mg/dL'], ['2160-0', 1.1, 'mg/dL'], ['777-3', 90, '10*3/uL'], ['2951-2', 134, 'mmol/L'], ['5894-1', 45, '%']];
     const long: any[] = [
       { resource: { resourceType: 'Patient', id: 'ev-p', gender: 'male', birthDate: '1970-01-01' } },

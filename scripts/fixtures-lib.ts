@@ -25,7 +25,7 @@ export interface ExpectedValue {
   source?: string;
 }
 
-/** Expected subject-report fragments (fixtures/<case>/report.json, issue #4). */
+/** Expected subject-report fragments (fixtures/<case>/report.json). */
 export interface ReportExpectation {
   description: string;
   trial: string;

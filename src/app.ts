@@ -27,7 +27,7 @@ export interface AppDeps {
   readonly trials: TrialSet;
   readonly mappings: MappingSet;
   readonly timeZoneOf: (site: string) => string;
-  /** Receives subscription notifications' follow-up work (issue #5). */
+  /** Receives subscription notifications' follow-up work. */
   readonly siteQueue: SiteSyncQueue;
 }
 

@@ -61,7 +61,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   if (aliasProblems.length) throw new ConfigError(aliasProblems);
   const timeZoneOf = (site: string) => config.sites.find((s) => s.id === site)?.timeZone ?? DEFAULTS.timeZone;
   const connected = config.sites.some((s) => s.fhir);
-  // Workers validate what they fetch from site servers (issue #5) with the same validator as the receiver.
+  // Workers validate what they fetch from site servers with the same validator as the receiver.
   if (role !== 'worker' || connected) initFhirValidator();
   const db = await openStore(config, log, { schema: opts.schema });
   log.info({ store: db.kind, trials: trials.keys, rules: mappings.ruleCount }, 'store, mappings and trials ready');

@@ -62,7 +62,7 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
   const r = express.Router();
   r.use(requireUser(config.users, config.sites));
 
-  // Connector status per site (issue #5), for the IT team: contact, cursors, errors, backlog. No PHI, no secrets.
+  // Connector status per site, for the IT team: contact, cursors, errors, backlog. No PHI, no secrets.
   r.get('/sites', ah(async (_req, res) => {
     const sites = [];
     for (const s of config.sites) {

@@ -1,5 +1,5 @@
 /**
- * Operator commands towards a site's FHIR server (issue #5):
+ * Operator commands towards a site's FHIR server:
  *   trialbridge subscribe --site X       create/update our Subscriptions (idempotent)
  *   trialbridge subscriptions --site X   list them with their status
  *   trialbridge poll --site X            run one sync now (what a scheduled poll does)

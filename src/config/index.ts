@@ -17,7 +17,7 @@ export interface SiteConfig {
   readonly tokenSha256: string;
   /** IANA time zone of the site, for calendar-day visit windows (clinical-reference §6). */
   readonly timeZone: string;
-  /** The site's FHIR server, for subscriptions, polling and bulk export (issue #5); null = the site only pushes. */
+  /** The site's FHIR server, for subscriptions, polling and bulk export; null = the site only pushes. */
   readonly fhir: SiteFhirConfig | null;
   /** Local ResearchStudy identifiers naming a trial at this site: trial key → aliases (README "Configuration"). */
   readonly studyAliases: StudyAliases;
@@ -65,7 +65,7 @@ export interface Config {
   readonly users: readonly UserConfig[];
   /** Rows left in `received` longer than this are re-enqueued by the sweeper (design.md data flow). */
   readonly sweepAfterMs: number;
-  /** Resources of patients with no enrollment are purged this long after they arrived (issue #5; [A] 30 days). */
+  /** Resources of patients with no enrollment are purged this long after they arrived ([A] 30 days). */
   readonly unenrolledRetentionDays: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The outbound half of a site's configuration (issue #5): where its FHIR
+ * The outbound half of a site's configuration: where its FHIR
  * server is, how we authenticate to it, and how we learn about new data
  * (subscription, polling, or both). Parsed from the `fhir` member of a
  * TRIALBRIDGE_SITES entry by src/config.ts; every problem is reported with its

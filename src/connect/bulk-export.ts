@@ -1,5 +1,5 @@
 /**
- * FHIR Bulk Data client (issue #5 backfill): the asynchronous `$export` of the
+ * FHIR Bulk Data client (backfill): the asynchronous `$export` of the
  * Bulk Data Access IG 2.0 (https://hl7.org/fhir/uv/bulkdata/STU2/export.html).
  *
  *   kick-off  GET [base]/$export?_type=..&_since=.. (or Group/[id]/$export),

@@ -1,5 +1,5 @@
 /**
- * HTTP client for a site's FHIR R4 server (issue #5): joins paths to the base
+ * HTTP client for a site's FHIR R4 server: joins paths to the base
  * URL, adds the outbound Authorization, applies the per-request timeout, and
  * turns every failure into a SiteRequestError whose kind tells the caller
  * what to do (see SiteErrorKind). Bodies and tokens are never logged; paths

@@ -1,5 +1,5 @@
 /**
- * Retry policy of the outbound connector (issue #5): how long to wait after a
+ * Retry policy of the outbound connector: how long to wait after a
  * site's server told us to back off, and a small retry loop for in-process
  * retries of one operation. Longer-term rescheduling (the next poll, the next
  * subscription check) belongs to the callers, not here.

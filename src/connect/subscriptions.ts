@@ -1,5 +1,5 @@
 /**
- * Our Subscriptions on a site's server (issue #5): built from the same watch
+ * Our Subscriptions on a site's server: built from the same watch
  * plans as the polls, created or updated idempotently, deleted when no longer
  * wanted (scope narrowed). Ours are recognised by a meta.tag, so an IT team
  * can see and remove them on their server.

@@ -1,5 +1,5 @@
 /**
- * One sync of a site (issue #5): fetch everything watched that changed since
+ * One sync of a site: fetch everything watched that changed since
  * the stored cursor and store it through the front door (ingest accept), like
  * a push. Used by polls, by catch-up after a lost notification or an empty
  * rest-hook, and by `trialbridge poll`.

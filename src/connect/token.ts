@@ -1,5 +1,5 @@
 /**
- * Outbound access tokens for a site's FHIR server (issue #5).
+ * Outbound access tokens for a site's FHIR server.
  *
  * `smart-backend` implements SMART App Launch 2.x "Backend Services": the
  * OAuth 2.0 client-credentials grant where the client authenticates with a

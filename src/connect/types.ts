@@ -1,5 +1,5 @@
 /**
- * Shared shapes of the outbound connector (issue #5): how we talk to a site's
+ * Shared shapes of the outbound connector: how we talk to a site's
  * FHIR server and how failures are classified, so the poller, the
  * subscription manager, notification resolution and bulk export all react to
  * trouble the same way.

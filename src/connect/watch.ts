@@ -1,5 +1,5 @@
 /**
- * What a site is asked for (issue #5): which resource types, which LOINC codes
+ * What a site is asked for: which resource types, which LOINC codes
  * and, where the server supports it, which patients. One plan per resource
  * type serves both the polls (search parameters) and the Subscriptions
  * (criteria), so the two can never disagree.

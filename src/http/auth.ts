@@ -1,7 +1,7 @@
 /**
  * Bearer-token authentication. Tokens are configured as SHA-256 digests only
  * (never stored in clear). Site tokens open /fhir, user tokens open /api, and
- * neither opens the other (issue #3 item 6).
+ * neither opens the other (README "Layout").
  */
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';

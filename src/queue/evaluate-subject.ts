@@ -1,5 +1,5 @@
 /**
- * Queue `evaluate-subject` (issue #4): one job per subject, deduplicated and
+ * Queue `evaluate-subject`: one job per subject, deduplicated and
  * debounced (BullMQ deduplication in debounce mode), and serialised per subject
  * by an advisory lock in the processor, so two workers never interleave.
  * Job data are keys, never PHI.

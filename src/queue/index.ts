@@ -38,7 +38,7 @@ export interface WorkerDeps {
   readonly sweepAfterMs: number;
   /** Which queues this process consumes (TRIALBRIDGE_WORKER_QUEUES); evaluation can run in processes of its own. */
   readonly queues: readonly WorkerQueue[];
-  /** The connector's jobs (issue #5); null when no site has a FHIR server. */
+  /** The connector's jobs; null when no site has a FHIR server. */
   readonly sites: SiteJobDeps | null;
 }
 

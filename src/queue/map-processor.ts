@@ -35,7 +35,7 @@ export interface MapResult {
   readonly released: number[];
   /** Patients whose mapped data or enrollment changed, per site: their subjects are re-evaluated. */
   readonly changed: Map<string, Set<string>>;
-  /** Sites where a ResearchSubject or Patient was processed: their patient scope may have changed (issue #5). */
+  /** Sites where a ResearchSubject or Patient was processed: their patient scope may have changed. */
   readonly enrollmentSites: string[];
 }
 
@@ -279,7 +279,7 @@ async function handleClinical(db: Db, deps: MapDeps, rows: readonly InboundRow[]
     }
     const ens = pid ? enrollments.get(r.site)?.get(pid) ?? [] : [];
     if (!ens.length) {
-      // Parked, not lost: mapped automatically when the ResearchSubject arrives (issue #3 item 4).
+      // Parked, not lost: mapped automatically when the ResearchSubject arrives.
       batch.states.push({ id: r.id, state: 'unmatched' });
       continue;
     }

@@ -1,5 +1,5 @@
 /**
- * Queue `site-sync` (issue #5): everything the connector does towards a
+ * Queue `site-sync`: everything the connector does towards a
  * site's server. Job data are a site id, a kind and at most a notification
  * row id: never PHI.
  *

@@ -31,7 +31,7 @@ export async function upsertCrfValues(db: Db, values: readonly NewCrfValue[]): P
 /**
  * Marks automatic values from older versions of the given source resources as
  * superseded: a newer version of a lab result replaces the old CRF value
- * (issue #3). Values a data manager already accepted or corrected keep their
+ *. Values a data manager already accepted or corrected keep their
  * status; the review workflow decides about them.
  */
 export async function supersedeOlderVersions(db: Db, inboundIds: readonly number[]): Promise<number> {

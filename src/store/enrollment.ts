@@ -102,7 +102,7 @@ export async function remapMovedEnrollment(db: Db, site: string, patientId: stri
 
 /**
  * ResearchSubject statuses for which CRF values are kept. Candidates and
- * screening patients are included (screening labs fill SCR, issue #4); a
+ * screening patients are included (screening labs fill SCR); a
  * patient found ineligible or never registered gets no CRF.
  */
 export const MAPPED_STATUSES = [

@@ -1,4 +1,4 @@
-/** Subject reports, visit assignments and flags (issue #4 live path). */
+/** Subject reports, visit assignments and flags (the live evaluation path). */
 import type { Db } from './db';
 import { valuesList } from './sql';
 

@@ -1,6 +1,6 @@
 /**
- * Purge of data about patients with no enrollment (issue #5: "a hospital will
- * not stream every patient's labs to a trial system"). A resource parked
+ * Purge of data about patients with no enrollment (minimum necessary: a hospital
+ * will not stream every patient's labs to a trial system). A resource parked
  * because its patient has no ResearchSubject, and the Patient resources of
  * such patients, are deleted once older than the retention ([A] default 30
  * days, TRIALBRIDGE_UNENROLLED_RETENTION_DAYS). An enrollment arriving within

@@ -155,7 +155,7 @@ export async function setNotificationState(db: Db, id: number, state: Notificati
 }
 
 /**
- * Enrollment statuses whose patients a site is asked for (issue #5: candidate,
+ * Enrollment statuses whose patients a site is asked for (candidate,
  * screening or on study; follow-up visits need labs too). Patients who left the
  * study (off-study, withdrawn) or never qualified drop out of the scope.
  */

@@ -2,7 +2,7 @@
 
 /**
  * Builds `($1,$2,..),($n..)` for a multi-row INSERT; multi-row INSERT is ~8x
- * faster than one statement per row (issue #3 figures), so the hot paths batch.
+ * faster than one statement per row (README "Benchmark"), so the hot paths batch.
  */
 export function valuesList(rows: readonly (readonly unknown[])[], casts: readonly string[] = []): { sql: string; params: unknown[] } {
   const params: unknown[] = [];

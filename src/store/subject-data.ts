@@ -1,6 +1,5 @@
 /**
- * One subject's data for evaluation (issue #4: "evaluation reads only that
- * subject's data"): the enrollment, the Patient and ResearchSubject, the
+ * One subject's data for evaluation (evaluation reads only that subject's data): the enrollment, the Patient and ResearchSubject, the
  * latest version of each of the patient's other resources, the active CRF
  * values of the trial, and the open review items.
  */

@@ -3,7 +3,7 @@
  * of each other are merged into one call of up to `maxItems` items (one
  * multi-row INSERT, one BullMQ addBulk), and each caller gets its own slice of
  * the result. Multi-row statements are ~8x cheaper per row than single ones
- * (issue #3 figures), and a commit per group instead of per resource saves the
+ * (README "Benchmark"), and a commit per group instead of per resource saves the
  * database a WAL flush per request.
  *
  * If a merged call fails and `isolate(error)` says the error may belong to one

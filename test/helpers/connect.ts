@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the connector integration tests (issue #5): a site
+ * Shared pieces of the connector integration tests: a site
  * configuration pointing at the test EHR server, seed resources shaped like
  * the bundled fixtures (NCT05985863 screening), and polling helpers.
  */

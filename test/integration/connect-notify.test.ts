@@ -1,5 +1,5 @@
 /**
- * Subscriptions and notifications (issue #5) against a real FHIR server
+ * Subscriptions and notifications against a real FHIR server
  * (test/helpers/ehr-server.ts, static bearer auth): `trialbridge subscribe`,
  * every notification form, event-number gaps, repeats, scope changes, the
  * published Inferno (Backport IG) notification Bundles replayed as they are.

@@ -1,5 +1,5 @@
 /**
- * Polling a site's FHIR server (issue #5) against a real FHIR server (Medplum's
+ * Polling a site's FHIR server against a real FHIR server (Medplum's
  * FhirRouter + MemoryRepository, test/helpers/ehr-server.ts) with SMART
  * Backend Services auth, through the real queue, worker and PostgreSQL.
  */

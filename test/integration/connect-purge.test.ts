@@ -1,5 +1,5 @@
 /**
- * Purge of resources of patients nobody enrolled (issue #5), on real
+ * Purge of resources of patients nobody enrolled, on real
  * PostgreSQL through the real receiver and worker.
  */
 import { startStack, type TestStack } from '../helpers/stack';

@@ -1,5 +1,5 @@
 /**
- * The poll schedule (issue #5): a BullMQ job scheduler polls each site by
+ * The poll schedule: a BullMQ job scheduler polls each site by
  * itself, and one sync per site runs at a time across all worker processes
  * (here two), however many syncs are asked for meanwhile.
  */

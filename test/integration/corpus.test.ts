@@ -1,7 +1,7 @@
 /**
  * Every published FHIR file in ../shared/fhir-samples goes through the real
  * pipeline without a crash: mapped where codes and units allow, otherwise a
- * review item with a precise reason (issue #3 "Real data").
+ * review item with a precise reason.
  *
  * Every Patient found is first enrolled in NCT05985863 (ResearchSubject), so
  * the workers map the corpus's labs instead of parking them as unmatched.

@@ -1,5 +1,5 @@
 /**
- * `trialbridge export-pull` round trip (issue #5 backfill): a Bulk Data IG 2.0
+ * `trialbridge export-pull` round trip (backfill): a Bulk Data IG 2.0
  * $export from the test EHR (SMART Backend Services auth) into the real
  * store-then-queue path, mapped by the real workers on PostgreSQL + Redis.
  * Also the Bulk Data client on its own: abort → DELETE, retried downloads,

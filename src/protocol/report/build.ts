@@ -94,7 +94,7 @@ function eligibilityFacts(input: SubjectInput, screeningDate: string): Eligibili
   };
 }
 
-/** Places each CRF value on a visit: the schedule's assignment, or SCR before Day 0 exists (screening labs, issue #4). */
+/** Places each CRF value on a visit: the schedule's assignment, or SCR before Day 0 exists (screening labs). */
 function placeCrf(input: SubjectInput, sched: ScheduleEvaluation, screeningDate: string): ReportCrfValue[] {
   const tz = input.site.timeZone;
   const byRef = new Map(sched.kind === 'scheduled' ? sched.results.map((r) => [`${r.ref}|${r.item}`, r]) : []);

@@ -1,5 +1,5 @@
 /**
- * Flags raised for a subject (issue #4): eligibility verdicts for
+ * Flags raised for a subject: eligibility verdicts for
  * investigators, visit and dose deviations and values needing review for data
  * managers. Each flag names its cause (visit and/or criterion) so the live
  * store can raise it once and resolve it when the cause goes away.
