@@ -90,6 +90,14 @@ describe('watch plans and subscription criteria', () => {
     expect(criteriaString('Observation', { patient: 'Patient/a', code: 'x|1' })).toBe('Observation?code=x|1&patient=Patient/a');
   });
 
+  it("asks for the site's local lab codes (codeMap) beside the LOINC codes, in polls and Subscriptions alike", () => {
+    const local = [{ system: 'http://lab.example/codes', code: 'BILT', target: 'TBIL' }];
+    const obs = watchPlans(site.fhir!, ['1975-2'], local).find((p) => p.type === 'Observation')!;
+    expect(obs.params.code).toBe('http://loinc.org|1975-2,http://lab.example/codes|BILT');
+    const subs = desiredSubscriptions({ ...site, codeMap: local }, ['1975-2'], ['p1']);
+    expect(subs.find((x) => x.resourceType === 'Observation')!.criteria).toContain('code=http://loinc.org|1975-2,http://lab.example/codes|BILT');
+  });
+
   it('an unscoped site watches labs of every patient but still fetches Patients by id only', () => {
     const f = { ...site.fhir!, patientScope: false };
     expect(watchPlans(f, ['1975-2']).map((p) => p.scope)).toEqual([null, '_id', null, null]);

@@ -37,7 +37,7 @@ export interface DesiredSubscription {
 export function desiredSubscriptions(site: SiteConfig, codes: readonly string[], patients: readonly string[]): DesiredSubscription[] {
   const fhir = site.fhir!;
   const out: DesiredSubscription[] = [];
-  for (const plan of watchPlans(fhir, codes)) {
+  for (const plan of watchPlans(fhir, codes, site.codeMap)) {
     if (plan.scope && !patients.length) continue;
     scopeChunks(plan, patients, fhir.patientChunk).forEach((chunk, i) => {
       const criteria = criteriaString(plan.type, { ...plan.params, ...scopeParams(plan, chunk) });

@@ -198,7 +198,7 @@ export async function syncSite(deps: SyncDeps): Promise<SyncSummary> {
   const fhir = deps.site.fhir;
   if (!fhir) throw new Error(`site ${deps.site.id} has no FHIR server configured`);
   const s = emptySummary();
-  const plans = pollPlans(fhir, deps.codes);
+  const plans = pollPlans(fhir, deps.codes, deps.site.codeMap);
   // Enrollments first: a ResearchSubject fetched now widens the scope at the next sync (the map worker requests it).
   const patients = await enrolledPatients(deps.db, deps.site.id);
   await resolveIndividuals(deps, s);

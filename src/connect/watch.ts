@@ -42,14 +42,16 @@ const SCOPE_OF: Record<string, ScopeParam> = { Patient: '_id', Observation: 'pat
  * Plans for a site. Observations are filtered by the watched LOINC codes (the
  * site's list, else every code the mapping rules map); study infusions carry
  * site-specific drug codes (trial definitions), so MedicationAdministration is
- * narrowed by patient only.
+ * narrowed by patient only. A site's local lab codes (its `codeMap`) are
+ * asked for beside the LOINC codes, or their results would never be fetched.
  */
-export function watchPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[]): WatchPlan[] {
+export function watchPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[], localCodes: readonly { system: string; code: string }[] = []): WatchPlan[] {
   const types = fhir.resourceTypes ?? DEFAULT_WATCHED_TYPES;
   const codes = fhir.loincCodes ?? mappedCodes;
+  const tokens = [...codes.map((c) => `${LOINC_SYSTEM}|${c}`), ...localCodes.map((c) => `${c.system}|${c.code}`)];
   return types.map((type) => {
     const params: Record<string, string> = {};
-    if (type === 'Observation' && codes.length) params.code = codes.map((c) => `${LOINC_SYSTEM}|${c}`).join(',');
+    if (type === 'Observation' && tokens.length) params.code = tokens.join(',');
     Object.assign(params, fhir.searchParams[type] ?? {});
     // Patients are always fetched by id: a hospital's whole patient list is never wanted.
     const scope = type === 'Patient' ? '_id' : fhir.patientScope ? (SCOPE_OF[type] ?? null) : null;
@@ -58,8 +60,8 @@ export function watchPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[])
 }
 
 /** What a sync fetches: POLLED_STUDY_TYPE first (default types only), then the watched plans. */
-export function pollPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[]): WatchPlan[] {
-  const plans = watchPlans(fhir, mappedCodes);
+export function pollPlans(fhir: SiteFhirConfig, mappedCodes: readonly string[], localCodes: readonly { system: string; code: string }[] = []): WatchPlan[] {
+  const plans = watchPlans(fhir, mappedCodes, localCodes);
   if (fhir.resourceTypes) return plans;
   return [{ type: POLLED_STUDY_TYPE, params: { ...(fhir.searchParams[POLLED_STUDY_TYPE] ?? {}) }, scope: null }, ...plans];
 }
