@@ -4,13 +4,15 @@
  * a site are recorded on the site (GET /api/sites) and rethrown as
  * SiteRequestError for the worker to back off.
  */
-import type { Resource } from '@medplum/fhirtypes';
+import type { ResearchSubject, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Receiver } from '../ingest';
 import type { SiteJobData, SyncRequests } from './types';
 import type { Db } from '../store/db';
 import { pruneNotifications, purgeUnenrolled, purgeUnmappedCounts } from '../store/purge';
+import { storedStudies } from '../store/studies';
+import { researchStudyId } from '../protocol/study-ref';
 import { metrics } from '../metrics';
 import { enrolledPatients, listSiteSubscriptions, notificationRefs, recordContact, scopeHash, setNotificationState } from '../store/sites';
 import { reconcileSubscriptions, scopeDigest } from './subscriptions';
@@ -87,6 +89,7 @@ async function resolve(deps: SiteJobDeps, site: SiteConfig, notificationId: numb
       skipped++;
     }
   }
+  found.push(...(await studiesNamedBy(deps, site, client, found)));
   await recordContact(deps.db, site.id);
   const s: SyncSummary = { ...emptySummary(), fetched: found.length };
   await storeResources({ receiver: deps.receiver, log: deps.log, site, traceId }, found, s);
@@ -94,6 +97,33 @@ async function resolve(deps: SiteJobDeps, site: SiteConfig, notificationId: numb
   const notes = [missing && `${missing} reference(s) no longer on the server`, skipped && `${skipped} reference(s) refused (${'another server or not readable'})`].filter(Boolean);
   await setNotificationState(deps.db, notificationId, 'processed', notes.length ? notes.join('; ') : null);
   return { ...s, missing, skipped };
+}
+
+/**
+ * The ResearchStudy resources that fetched ResearchSubjects name by reference
+ * and that the site has not sent yet: read now from the same server, so an
+ * id-only notification of an enrollment does not leave the subject waiting
+ * for the next sync to bring its study (FHIR R4 ResearchSubject.study).
+ */
+async function studiesNamedBy(deps: SiteJobDeps, site: SiteConfig, client: SiteClient, found: readonly Resource[]): Promise<Resource[]> {
+  const ids = [...new Set(found.flatMap((r) => {
+    if (r.resourceType !== 'ResearchSubject') return [];
+    const id = researchStudyId((r as ResearchSubject).study?.reference);
+    return id && !found.some((f) => f.resourceType === 'ResearchStudy' && f.id === id) ? [id] : [];
+  }))];
+  if (!ids.length) return [];
+  const stored = await storedStudies(deps.db, site.id, ids);
+  const out: Resource[] = [];
+  for (const id of ids.filter((i) => !stored.has(i))) {
+    try {
+      const r = await client.read(`ResearchStudy/${id}`);
+      if (r) out.push(r);
+    } catch (e) {
+      // Not readable (scope, deleted): the next sync fetches ResearchStudy unscoped anyway.
+      if (!(e instanceof SiteRequestError) || e.kind !== 'rejected') throw e;
+    }
+  }
+  return out;
 }
 
 async function purge(deps: SiteJobDeps): Promise<unknown> {

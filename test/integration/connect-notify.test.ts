@@ -192,6 +192,26 @@ it('withdrawal narrows the Subscriptions back to the enrollments only', async ()
   expect(a.lastNotificationAt).not.toBeNull();
 });
 
+it('an id-only ResearchSubject naming its ResearchStudy by reference brings the study along in the same job', async () => {
+  await stack.settle();
+  const sub = await subIdOf('ResearchSubject');
+  const p2 = (await ehr.create(patient('MRN-N2'))).id!;
+  const study = await ehr.create({ resourceType: 'ResearchStudy', status: 'active', identifier: [{ system: 'https://clinicaltrials.gov', value: 'NCT05985863' }] });
+  const subject = await ehr.create({ ...researchSubject(p2, 'S-0299'), study: { reference: `ResearchStudy/${study.id}` } });
+  const last = await stack.db.query<{ n: number | null }>('SELECT max(event_number)::int AS n FROM notification_events WHERE subscription_id LIKE $1', [`%${sub}`]);
+  const n = (last.rows[0]?.n ?? 0) + 1;
+  const res = await stack.fhir('POST', '', notificationBundle({ subscription: `${ehr.baseUrl}/Subscription/${sub}`, events: [{ n, focus: `${ehr.baseUrl}/ResearchSubject/${subject.id}` }] }));
+  expect(res.status).toBe(200);
+  await waitFor('subject and its study stored', async () => {
+    const ids = await storedIds();
+    return ids.has(subject.id!) && ids.has(study.id!);
+  });
+  expect(reads('ResearchStudy', study.id!)).toBe(1);
+  await stack.settle();
+  const enrolled = await stack.db.query<{ trial: string }>("SELECT trial FROM enrollments WHERE site = 'site-a' AND subject = 'S-0299'");
+  expect(enrolled.rows.map((r) => r.trial)).toEqual(['NCT05985863']);
+});
+
 it('prunes applied and rejected notifications past the retention but keeps each subscription\'s last event', async () => {
   // The subscription of the gap test (its Subscription was since removed by the narrowing; its events remain).
   const top = await stack.db.query<{ subscription_id: string; n: number; c: number }>(
