@@ -111,6 +111,20 @@ const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The FHIR type of member `key` of an element of `schema` (choice elements `value[x]` resolved from the member name). */
 function memberType(schema: InternalTypeSchema, key: string): string | null {
+  // Every resource walks the same few schemas: the answer per (schema, member) is kept (choice members scan all elements).
+  let known = memberTypes.get(schema);
+  if (!known) memberTypes.set(schema, (known = new Map()));
+  const hit = known.get(key);
+  if (hit !== undefined) return hit;
+  const t = findMemberType(schema, key);
+  // Member names come from the sender: bound the cache so odd names cannot grow it without end.
+  if (known.size < 1000) known.set(key, t);
+  return t;
+}
+
+const memberTypes = new WeakMap<InternalTypeSchema, Map<string, string | null>>();
+
+function findMemberType(schema: InternalTypeSchema, key: string): string | null {
   if (Object.hasOwn(schema.elements, key)) return schema.elements[key].type[0]?.code ?? null;
   for (const [name, el] of Object.entries(schema.elements)) {
     if (!name.endsWith('[x]')) continue;

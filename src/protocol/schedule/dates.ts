@@ -31,12 +31,32 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/**
+ * Intl's formatToParts costs microseconds per call and a re-evaluation asks
+ * for the same instants again and again (every lab of a subject's history), so
+ * results are memoised per zone and instant; the cache is simply dropped when
+ * it reaches its bound (the answers never change).
+ */
+const MEMO_MAX = 100_000;
+function memo<T>(fn: (instant: number, timeZone: string) => T): (instant: number, timeZone: string) => T {
+  let cache = new Map<string, T>();
+  return (instant, timeZone) => {
+    const key = `${timeZone}|${instant}`;
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    if (cache.size >= MEMO_MAX) cache = new Map();
+    const v = fn(instant, timeZone);
+    cache.set(key, v);
+    return v;
+  };
+}
+
 /** The calendar date of an instant in an IANA time zone. */
-export function localDateOf(instant: number, timeZone: string): LocalDate {
+export const localDateOf = memo((instant: number, timeZone: string): LocalDate => {
   const parts = formatterFor(timeZone).formatToParts(new Date(instant));
   const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year').padStart(4, '0')}-${get('month')}-${get('day')}`;
-}
+});
 
 /**
  * A FHIR date/dateTime/instant as a TimePoint in the site's zone. Date-only values are
@@ -119,7 +139,7 @@ function offsetText(minutes: number): string {
  * (2024-03-03T23:00:00Z in Asia/Shanghai -> 2024-03-04T07:00:00+08:00): the same instant,
  * written as the site's CRF records it. Whole seconds, as CRFs record times.
  */
-export function localDateTimeOf(instant: number, timeZone: string): string {
+export const localDateTimeOf = memo((instant: number, timeZone: string): string => {
   const parts = wallClockFor(timeZone).formatToParts(new Date(instant));
   const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   const seconds = Math.floor(instant / 1000) * 1000;
@@ -127,7 +147,7 @@ export function localDateTimeOf(instant: number, timeZone: string): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   const date = `${pad(get('year'), 4)}-${pad(get('month'))}-${pad(get('day'))}`;
   return `${date}T${pad(get('hour'))}:${pad(get('minute'))}:${pad(get('second'))}${offsetText(Math.round((wall - seconds) / 60_000))}`;
-}
+});
 
 /**
  * Where a FHIR date/dateTime falls at the site: its local calendar date (the day the
