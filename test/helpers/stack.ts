@@ -23,6 +23,8 @@ export interface TestStack extends Running {
   api(path: string, token?: string): Promise<{ status: number; body: any }>;
   /** Polls until every inbound row has left `received` (or times out with the states seen). */
   settle(timeoutMs?: number): Promise<void>;
+  /** settle(), then polls until the evaluate-subject queue is empty (every subject re-evaluated). */
+  evaluated(timeoutMs?: number): Promise<void>;
 }
 
 export function testEnv(name: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -74,6 +76,16 @@ export async function startStack(name: string, extra: Record<string, string> = {
       await new Promise((r) => setTimeout(r, 25));
     }
   };
+  const evaluated: TestStack['evaluated'] = async (timeoutMs = 30_000) => {
+    await settle(timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const c = await running.evaluateQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      if (Object.values(c).every((n) => n === 0)) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('evaluations did not finish');
+  };
   const stop = async () => {
     // Clean up after ourselves: the queue keys of this prefix and the schema of this file.
     if (config.redisUrl === testRedisUrl()) await running.mapQueue.queue.obliterate({ force: true }).catch(() => undefined);
@@ -82,5 +94,5 @@ export async function startStack(name: string, extra: Record<string, string> = {
     const db = await openDb({ databaseUrl: config.databaseUrl });
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => db.close());
   };
-  return { ...running, stop, url, config, schema, fhir, api, settle };
+  return { ...running, stop, url, config, schema, fhir, api, settle, evaluated };
 }

@@ -16,16 +16,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function evaluated(): Promise<void> {
-  await stack.settle();
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const c = await stack.evaluateQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('evaluations did not finish');
-}
+const evaluated = () => stack.evaluated();
 
 /** One enrollment of subject S-QX-0001 in NCT05985863 with a total bilirubin, as a transaction. */
 const enrollment = (prefix: string, umolPerL: number) => ({

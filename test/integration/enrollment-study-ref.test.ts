@@ -53,16 +53,7 @@ async function send(...rs: Resource[]): Promise<void> {
   }
 }
 
-async function evaluated(): Promise<void> {
-  await stack.settle();
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const c = await stack.evaluateQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('evaluations did not finish');
-}
+const evaluated = () => stack.evaluated();
 
 async function crf(number: string): Promise<{ enrollments: any[]; values: any[] }> {
   const res = await stack.api(`/subjects/${number}/crf`, USER_TOKENS.dm);

@@ -12,16 +12,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function evaluated(): Promise<void> {
-  await stack.settle();
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const c = await stack.evaluateQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('evaluations did not finish');
-}
+const evaluated = () => stack.evaluated();
 
 const albumin = (version: string, unit: string | null) => ({
   resourceType: 'Observation', id: 'fl-alb', meta: { versionId: version }, status: 'final',
