@@ -57,10 +57,11 @@ export async function processSiteJob(deps: SiteJobDeps, data: SiteJobData, trace
 async function sync(deps: SiteJobDeps, site: SiteConfig, reason: string, traceId: string): Promise<SyncSummary & { subscriptions?: unknown }> {
   const client = deps.clientOf(site);
   const log = deps.log.child({ site: site.id, reason });
-  const summary = await syncSite({ db: deps.db, log, receiver: deps.receiver, client, site, codes: deps.codes, traceId });
+  // One snapshot of the enrollments for the whole job: the polling scope and the Subscriptions never disagree.
+  const patients = await enrolledPatients(deps.db, site.id);
+  const summary = await syncSite({ db: deps.db, log, receiver: deps.receiver, client, site, codes: deps.codes, traceId, patients });
   if (!site.fhir!.modes.includes('subscription')) return summary;
   // Keep the Subscriptions in line with the enrolled patients; on the scheduled sync also restart any the server stopped.
-  const patients = await enrolledPatients(deps.db, site.id);
   const stale = (await scopeHash(deps.db, site.id)) !== scopeDigest(patients);
   const missing = (await listSiteSubscriptions(deps.db, site.id)).some((s) => s.status === 'error' || s.status === 'off');
   if (stale || missing || reason === 'schedule') {

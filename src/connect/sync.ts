@@ -35,6 +35,11 @@ export interface SyncDeps {
   /** LOINC codes the mapping rules map (watched by default). */
   readonly codes: readonly string[];
   readonly traceId: string;
+  /**
+   * The enrolled patients to scope by, when the caller has read them already: one
+   * job then narrows the polling scope and the Subscriptions to the same set.
+   */
+  readonly patients?: readonly string[];
 }
 
 export interface SyncSummary {
@@ -200,7 +205,7 @@ export async function syncSite(deps: SyncDeps): Promise<SyncSummary> {
   const s = emptySummary();
   const plans = pollPlans(fhir, deps.codes, deps.site.codeMap);
   // Enrollments first: a ResearchSubject fetched now widens the scope at the next sync (the map worker requests it).
-  const patients = await enrolledPatients(deps.db, deps.site.id);
+  const patients = deps.patients ?? (await enrolledPatients(deps.db, deps.site.id));
   await resolveIndividuals(deps, s);
   await backfill(deps, plans, patients, s);
   for (const plan of plans) {
