@@ -11,6 +11,7 @@ import { producerConnection } from './queue/connection';
 import { createMapQueue, type MapQueue } from './queue/map-resource';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
+import { syncSiteTimeZones } from './store/audit';
 
 /** How long a command waits for Redis before saying it is unavailable. */
 export const REDIS_READY_TIMEOUT_MS = 5_000;
@@ -41,6 +42,7 @@ export async function openStore(config: Config, log: Logger, opts: { schema?: st
     const applied = await migrate(db);
     if (applied.length) log.info({ applied }, 'migrations applied');
     opts.onApplied?.(applied);
+    await syncSiteTimeZones(db, config.sites);
     return db;
   } catch (e) {
     await db.close().catch(() => undefined);

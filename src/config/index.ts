@@ -7,8 +7,18 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './sites';
 
-export type Role = 'admin' | 'data-manager' | 'investigator';
-export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator'];
+export type Role = 'admin' | 'data-manager' | 'investigator' | 'monitor';
+export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator', 'monitor'];
+
+/**
+ * One role in one part of the deployment: trial key and site id, `*` for all.
+ * A user holds one or more grants; what they may see and do is the union.
+ */
+export interface Grant {
+  readonly role: Role;
+  readonly trial: string;
+  readonly site: string;
+}
 
 /** A sending site (hospital EHR). Its inbound bearer token is stored only as a SHA-256 hex digest. */
 export interface SiteConfig {
@@ -39,6 +49,10 @@ export interface UserConfig {
   readonly id: string;
   readonly role: Role;
   readonly tokenSha256: string;
+  /** Display name (printed on signatures); defaults to the id. */
+  readonly name: string;
+  /** Trials and sites the role covers (`TRIALBRIDGE_USERS[i].trials/sites`, default `["*"]`). */
+  readonly grants: readonly Grant[];
 }
 
 export interface Config {
@@ -187,8 +201,22 @@ function parseUsers(env: NodeJS.ProcessEnv, problems: string[]): UserConfig[] {
     if (typeof o.id !== 'string' || !ID.test(o.id)) bad.push(`${at}.id: expected 1-64 characters [A-Za-z0-9._-]`);
     if (typeof o.role !== 'string' || !ROLES.includes(o.role as Role)) bad.push(`${at}.role: expected one of ${ROLES.join(', ')}`);
     if (typeof o.tokenSha256 !== 'string' || !HEX64.test(o.tokenSha256)) bad.push(`${at}.tokenSha256: expected a lowercase SHA-256 hex digest`);
+    if (o.name !== undefined && (typeof o.name !== 'string' || !o.name.trim() || o.name.length > 200)) bad.push(`${at}.name: expected a non-empty string of at most 200 characters`);
+    const list = (k: 'trials' | 'sites'): string[] => {
+      const v = o[k];
+      if (v === undefined) return ['*'];
+      if (!Array.isArray(v) || !v.length || !v.every((x) => typeof x === 'string' && (x === '*' || ID.test(x)))) {
+        bad.push(`${at}.${k}: expected a non-empty array of ids or "*"`);
+        return [];
+      }
+      return v as string[];
+    };
+    const trials = list('trials');
+    const sites = list('sites');
     problems.push(...bad);
-    return bad.length ? [] : [{ id: o.id as string, role: o.role as Role, tokenSha256: o.tokenSha256 as string }];
+    if (bad.length) return [];
+    const role = o.role as Role;
+    return [{ id: o.id as string, role, tokenSha256: o.tokenSha256 as string, name: ((o.name as string | undefined) ?? (o.id as string)).trim(), grants: trials.flatMap((trial) => sites.map((site) => ({ role, trial, site }))) }];
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { Role, SiteConfig, UserConfig } from '../config';
+import { ROLES, type Role, type SiteConfig, type UserConfig } from '../config';
 import { AppError } from '../errors';
 
 /** Realm named in `WWW-Authenticate` challenges. */
@@ -65,7 +65,7 @@ export function requireSite(sites: readonly SiteConfig[], users: readonly UserCo
   };
 }
 
-export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ['admin', 'data-manager', 'investigator']) {
+export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ROLES) {
   const byUser = index(users);
   const bySite = index(sites);
   return (req: Request, res: Response, next: NextFunction) => {
@@ -79,6 +79,7 @@ export function requireUser(users: readonly UserConfig[], sites: readonly SiteCo
     }
     if (!roles.includes(user.role)) return next(new AppError('forbidden', `role ${user.role} may not use this endpoint; allowed: ${roles.join(', ')}`));
     req.user = user;
+    req.principal = { id: user.id, name: user.name, grants: user.grants, via: 'token' };
     next();
   };
 }

@@ -7,3 +7,4 @@ export * from './auth';
 export * from './errors';
 export * from './handler';
 export * from './content';
+export * from './scope';

@@ -47,10 +47,30 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
   return applied;
 }
 
-/** Splits a migration into statements on ';' at line ends (our migrations hold no function bodies). */
-function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*(?:\n|$)/)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter(Boolean);
+/**
+ * Splits a migration into statements on ';' at line ends, except inside
+ * dollar-quoted bodies ($$ ... $$: trigger functions), which stay whole.
+ */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const part of sql.split(/(\$\$)/)) {
+    if (part === '$$') {
+      cur += part;
+      continue;
+    }
+    // An odd number of $$ so far means we are inside a body: keep it as is.
+    if ((cur.match(/\$\$/g) ?? []).length % 2 === 1) {
+      cur += part;
+      continue;
+    }
+    const pieces = part.split(/;\s*(?:\n|$)/);
+    cur += pieces[0];
+    for (const p of pieces.slice(1)) {
+      out.push(cur);
+      cur = p;
+    }
+  }
+  out.push(cur);
+  return out.map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
 }

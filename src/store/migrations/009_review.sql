@@ -1,0 +1,1 @@
+-- 009: CRF value review, review item resolution. (placeholder: filled in by the change that needs it)

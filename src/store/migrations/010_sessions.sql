@@ -1,0 +1,1 @@
+-- 010: browser sessions (OpenID Connect sign-in). (placeholder: filled in by the change that needs it)

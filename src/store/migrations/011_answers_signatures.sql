@@ -1,0 +1,1 @@
+-- 011: clinician answers, electronic signatures, flag acknowledgement. (placeholder: filled in by the change that needs it)
