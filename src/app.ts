@@ -10,8 +10,10 @@ import type { Logger } from './logger';
 import type { Db } from './store/db';
 import type { MapQueue } from './queue/map-resource';
 import type { SiteSyncQueue } from './queue/site-sync';
+import type { EvaluateJobData, EvaluateQueue } from './queue/evaluate-subject';
 import { fhirRouter } from './ingest/routes';
 import { apiRouter } from './api/routes';
+import { uiRouter } from './ui';
 import { errorMiddleware } from './http';
 import { AppError } from './errors';
 import { registry } from './metrics';
@@ -29,6 +31,9 @@ export interface AppDeps {
   readonly timeZoneOf: (site: string) => string;
   /** Receives subscription notifications' follow-up work. */
   readonly siteQueue: SiteSyncQueue;
+  /** Re-evaluation after a person changed a subject's data: queued, or at once when the answer must show it. */
+  readonly evaluateQueue: EvaluateQueue;
+  readonly evaluateNow: (k: EvaluateJobData) => Promise<unknown>;
 }
 
 /** How long /readyz waits for each dependency. */
@@ -61,7 +66,9 @@ export function createApp(deps: AppDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log, siteQueue: deps.siteQueue }));
-  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf }));
+  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, evaluateQueue: deps.evaluateQueue, evaluateNow: deps.evaluateNow }));
+  app.use('/ui', uiRouter(deps));
+  app.get('/', (_req, res) => res.redirect(302, '/ui/'));
   app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));
   app.use(errorMiddleware(deps.log));
   return app;

@@ -9,7 +9,7 @@ import { createApp } from './app';
 import { ConfigError, DEFAULTS, type Config } from './config';
 import { unknownAliasTrials } from './config/sites';
 import { loadTrialPackages } from './protocol/package';
-import { createEvaluateQueue, type EvaluateQueue } from './queue/evaluate-subject';
+import { createEvaluateQueue, processEvaluateJob, type EvaluateJobData, type EvaluateQueue } from './queue/evaluate-subject';
 import { createLogger, type Logger } from './logger';
 import { applySiteCodeMaps, type MappingSet } from './mapping';
 import type { MapQueue } from './queue/map-resource';
@@ -95,7 +95,9 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   let server: Server | null = null;
   let port = 0;
   if (role !== 'worker') {
-    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf, siteQueue });
+    // A person's change is shown re-evaluated in the same response (the worker does the same job later, idempotently).
+    const evaluateNow = (k: EvaluateJobData) => processEvaluateJob({ db, trials, mappings, timeZoneOf, log }, k);
+    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf, siteQueue, evaluateQueue, evaluateNow });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.on('error', reject);

@@ -56,6 +56,10 @@ export interface ReportDeps {
   readonly trials: TrialSet;
   readonly mappings: MappingSet;
   readonly timeZoneOf: (site: string) => string;
+  /** Queues a subject's re-evaluation (after a person changed its data). */
+  readonly evaluateQueue?: { enqueue(subjects: readonly { trial: string; subject: string; site: string }[]): Promise<void> };
+  /** Re-evaluates a subject at once, so the response shows the new verdicts. */
+  readonly evaluateNow?: (k: { trial: string; subject: string; site: string }) => Promise<unknown>;
 }
 
 export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
