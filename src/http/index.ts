@@ -8,3 +8,4 @@ export * from './errors';
 export * from './handler';
 export * from './content';
 export * from './scope';
+export * from './session';
