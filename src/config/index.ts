@@ -5,7 +5,11 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
+import { parseOidcConfig, parseSessionConfig, type OidcConfig, type SessionConfig } from './oidc';
 import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './sites';
+
+export type { OidcConfig, SessionConfig } from './oidc';
+export { grantsFromClaim, OIDC_DEFAULTS, SESSION_DEFAULTS } from './oidc';
 
 export type Role = 'admin' | 'data-manager' | 'investigator' | 'monitor';
 export const ROLES: readonly Role[] = ['admin', 'data-manager', 'investigator', 'monitor'];
@@ -81,6 +85,10 @@ export interface Config {
   readonly sweepAfterMs: number;
   /** Resources of patients with no enrollment are purged this long after they arrived ([A] 30 days). */
   readonly unenrolledRetentionDays: number;
+  /** OpenID Connect sign-in for the workbench (README "Sign-in"); null = token sign-in only. */
+  readonly oidc: OidcConfig | null;
+  /** Browser session lifetimes. */
+  readonly session: SessionConfig;
 }
 
 /** Named defaults (design.md habit 8). */
@@ -234,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
   const queuePrefix = env.TRIALBRIDGE_QUEUE_PREFIX || DEFAULTS.queuePrefix;
   // BullMQ builds keys as prefix:queue:...; a ':' in the prefix breaks Cluster hash tags.
   if (!/^[A-Za-z0-9_-]+$/.test(queuePrefix)) problems.push('TRIALBRIDGE_QUEUE_PREFIX: expected [A-Za-z0-9_-]+');
+  const publicUrl = parsePublicUrl(env.TRIALBRIDGE_PUBLIC_URL, problems);
   const cfg: Config = {
     port: intVar(env, 'PORT', DEFAULTS.port, 0, 65535, problems),
     host: env.HOST || DEFAULTS.host,
@@ -247,12 +256,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     workerConcurrency: intVar(env, 'TRIALBRIDGE_WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 500, problems),
     workerQueues: parseQueues(env.TRIALBRIDGE_WORKER_QUEUES, problems),
     bodyLimitBytes: intVar(env, 'TRIALBRIDGE_BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 1024 * 1024 * 1024, problems),
-    publicUrl: parsePublicUrl(env.TRIALBRIDGE_PUBLIC_URL, problems),
+    publicUrl,
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
     sites: parseSites(env, problems),
     users: parseUsers(env, problems),
     sweepAfterMs: intVar(env, 'TRIALBRIDGE_SWEEP_AFTER_MS', DEFAULTS.sweepAfterMs, 1000, 86_400_000, problems),
     unenrolledRetentionDays: intVar(env, 'TRIALBRIDGE_UNENROLLED_RETENTION_DAYS', DEFAULTS.unenrolledRetentionDays, 0, 3650, problems),
+    oidc: parseOidcConfig(env, publicUrl, problems),
+    session: parseSessionConfig(env, problems),
   };
   if (cfg.dbSchema && !/^[a-z_][a-z0-9_]{0,62}$/.test(cfg.dbSchema)) problems.push('TRIALBRIDGE_DB_SCHEMA: expected a lower-case SQL identifier');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel))
