@@ -4,6 +4,8 @@
 # is unset and no redis-server is installed), starts a private redis-server on
 # loopback, uses the embedded PostgreSQL (PGlite) unless DATABASE_URL is set,
 # then runs scripts/demo.ts: the connector, fed the bundled fixtures over HTTP.
+# `npm run demo -- --serve` keeps the connector and the review workbench up until
+# Ctrl-C (or SIGTERM), then stops the connector and the private redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +41,10 @@ if [[ -z "${REDIS_URL:-}" ]]; then
   done
   [[ -n "$port" ]] || { log "no free loopback port for redis-server in 21000-22999"; exit 1; }
   # BullMQ needs appendonly and noeviction (design.md habit 10).
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$workdir" --appendonly yes --maxmemory-policy noeviction \
+  # In a session of its own (setsid) so Ctrl-C at the terminal reaches only the
+  # connector, which still needs Redis while it stops; cleanup stops Redis after.
+  setsid_cmd=(); command -v setsid >/dev/null 2>&1 && setsid_cmd=(setsid)
+  "${setsid_cmd[@]}" redis-server --bind 127.0.0.1 --port "$port" --dir "$workdir" --appendonly yes --maxmemory-policy noeviction \
     --save '' --daemonize no --pidfile "$workdir/redis.pid" >"$workdir/redis.log" 2>&1 &
   redis_pid=$!
   ours=''
@@ -57,4 +62,16 @@ if [[ -z "${REDIS_URL:-}" ]]; then
   log "private redis-server on $REDIS_URL"
 fi
 export TRIALBRIDGE_DATA_DIR="${TRIALBRIDGE_DATA_DIR:-$workdir/pglite}"
-node --import tsx scripts/demo.ts "$@"
+# In the background with signals forwarded, so a SIGTERM to this script (not just
+# a Ctrl-C to the terminal's process group) stops the connector cleanly too;
+# demo.ts treats the repeated signal of a Ctrl-C as one.
+node --import tsx scripts/demo.ts "$@" &
+demo_pid=$!
+trap 'kill -INT "$demo_pid" 2>/dev/null || true' INT
+trap 'kill -TERM "$demo_pid" 2>/dev/null || true' TERM
+# A trapped signal interrupts `wait`; wait again until the connector has stopped,
+# then once more for its exit status (bash keeps it for a reaped child).
+while kill -0 "$demo_pid" 2>/dev/null; do wait "$demo_pid" || true; done
+status=0
+wait "$demo_pid" || status=$?
+exit "$status"
