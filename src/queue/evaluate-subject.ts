@@ -4,7 +4,6 @@
  * by an advisory lock in the processor, so two workers never interleave.
  * Job data are keys, never PHI.
  */
-import crypto from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger';
@@ -12,7 +11,8 @@ import type { MappingSet } from '../mapping';
 import { buildSubjectReport } from '../protocol/report/build';
 import type { TrialSet } from '../protocol/trials';
 import type { Db } from '../store/db';
-import { saveEvaluation } from '../store/evaluation';
+import { lockSubject, saveFlags, saveReport, subjectKeyHash } from '../store/evaluation';
+import { signatureVoidFlags, voidChangedSignatures } from '../store/signatures';
 import { loadSubjectData } from '../store/subject-data';
 import { reportInput } from '../protocol/report/from-stored';
 
@@ -33,10 +33,8 @@ export const EVALUATE_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 10000 },
 };
 
-/** Stable, PHI-free id of a subject for job ids and locks (no ':' for BullMQ). */
-export function subjectKeyHash(k: EvaluateJobData): string {
-  return crypto.createHash('sha1').update(`${k.trial}\u0000${k.site}\u0000${k.subject}`).digest('hex').slice(0, 24);
-}
+/** Stable, PHI-free id of a subject for job ids and locks (no ':' for BullMQ); the store's, so the lock keys agree. */
+export { subjectKeyHash };
 
 export interface EvaluateQueue {
   readonly queue: Queue<EvaluateJobData>;
@@ -71,17 +69,25 @@ export interface EvaluateDeps {
   readonly log: Logger;
 }
 
-/** Evaluates one subject as of today and stores report, visit assignments and flags. */
-export async function processEvaluateJob(deps: EvaluateDeps, k: EvaluateJobData): Promise<{ raised: number; resolved: number } | null> {
+/**
+ * Evaluates one subject as of today and stores report, visit assignments and
+ * flags. Between the two, every valid e-signature of the subject is checked
+ * against the values that count now and voided when they changed (21 CFR Part 11
+ * §11.70: a signature must not carry over to data nobody signed); a void
+ * signature keeps a `signature-void` flag raised until the visit is signed again.
+ */
+export async function processEvaluateJob(deps: EvaluateDeps, k: EvaluateJobData): Promise<{ raised: number; resolved: number; voided: number } | null> {
   return deps.db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [7_243_003, subjectKeyHash(k)]);
+    await lockSubject(tx, k);
     const data = await loadSubjectData(tx, k);
     if (!data) return null;
     const input = reportInput(deps, data, new Date().toISOString());
     if (!input) return null;
     const { report, assignments } = buildSubjectReport(input);
-    const res = await saveEvaluation(tx, k, report, assignments, report.flags);
-    deps.log.debug({ trial: k.trial, subjectKey: subjectKeyHash(k), ...res, flags: report.flags.length }, 'subject evaluated');
-    return res;
+    await saveReport(tx, k, report, assignments);
+    const voided = await voidChangedSignatures(tx, k);
+    const res = await saveFlags(tx, k, [...report.flags, ...(await signatureVoidFlags(tx, k))]);
+    deps.log.debug({ trial: k.trial, subjectKey: subjectKeyHash(k), ...res, voided: voided.length, flags: report.flags.length }, 'subject evaluated');
+    return { ...res, voided: voided.length };
   });
 }

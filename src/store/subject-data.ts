@@ -7,6 +7,7 @@ import type { Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
 import type { Db } from './db';
 import { subjectCrf, type CrfValueRow } from './crf';
 import { siteStudyTrials } from './studies';
+import { latestAnswers, type StoredAnswer } from './answers';
 
 export interface SubjectData {
   readonly site: string;
@@ -19,6 +20,8 @@ export interface SubjectData {
   readonly reviews: { reason: string; detail: string; source: string }[];
   /** The site's ResearchStudy ids that name a trial (id → trial key): administrations name the study by reference. */
   readonly studies: Record<string, string>;
+  /** Investigators' workbench answers to judgement criteria, the latest per criterion. */
+  readonly clinicianAnswers: StoredAnswer[];
 }
 
 export async function loadSubjectData(db: Db, k: { trial: string; subject: string; site: string }): Promise<SubjectData | null> {
@@ -40,7 +43,7 @@ export async function loadSubjectData(db: Db, k: { trial: string; subject: strin
       )
     : { rows: [] };
   const patient = (res.rows.find((r) => r.resource_type === 'Patient')?.body as Patient | undefined) ?? null;
-  const crf = (await subjectCrf(db, k.subject, { trial: k.trial })).filter((c) => c.site === k.site && c.status !== 'rejected');
+  const crf = (await subjectCrf(db, k.subject, { trial: k.trial })).filter((c) => c.site === k.site && c.status !== 'rejected' && !c.pendingReview);
   const rv = await db.query<{ reason: string; detail: string; resource_type: string; resource_id: string }>(
     `SELECT r.reason, r.detail, i.resource_type, i.resource_id FROM review_items r JOIN inbound i ON i.id = r.inbound_id
      WHERE r.trial = $1 AND r.subject = $2 AND i.site = $3 AND r.status = 'open' AND r.reason <> 'no-rule' ORDER BY r.id`,
@@ -54,6 +57,7 @@ export async function loadSubjectData(db: Db, k: { trial: string; subject: strin
     crf,
     reviews: rv.rows.map((r) => ({ reason: r.reason, detail: r.detail, source: `${r.resource_type}/${r.resource_id}` })),
     studies: await siteStudyTrials(db, k.site),
+    clinicianAnswers: [...(await latestAnswers(db, k)).values()],
   };
 }
 

@@ -18,7 +18,7 @@
  */
 import { toTimePoint, type TimePoint } from '../schedule';
 import type { AnswerRef, Coding, JudgementRule } from '../trials';
-import { pickLatest, type Dated, type EvalContext, type Outcome } from './context';
+import { laterFirst, pickLatest, type Dated, type EvalContext, type Outcome } from './context';
 import type { CodedFact, Verdict } from './types';
 
 /** Yes/No answer codes [K]: LOINC answer list LA33-6/LA32-8, SNOMED CT, HL7 v2 table 0136. */
@@ -80,13 +80,27 @@ interface Said {
 
 /** A judgement criterion, decided only by a recorded answer named in the trial file. */
 export function evaluateJudgement(ctx: EvalContext, rule: JudgementRule): Outcome {
+  return judgementFromRecords(ctx, rule).outcome;
+}
+
+/**
+ * The EHR's answer to a judgement criterion and the time of its latest decisive
+ * record (null when no record decides): a workbench answer is weighed against
+ * that time (latest wins, as between the records themselves). A Condition is
+ * timed by its onset or recorded date, else as the oldest possible time.
+ */
+export function judgementFromRecords(ctx: EvalContext, rule: JudgementRule): { outcome: Outcome; latest: TimePoint | null } {
   const question = `clinician judgement "${rule.question}"`;
   const observations: Dated<CodedFact & { readonly meaning: 'met' | 'not-met' }>[] = [];
   const said: Said[] = [];
+  const times: TimePoint[] = [];
   for (const fact of matching(ctx.answers, rule.answers)) {
     if (fact.resourceType === 'Condition') {
       const meaning = conditionMeaning(fact);
-      if (meaning) said.push({ meaning, text: meaning === 'met' ? 'active Condition recorded' : 'Condition refuted', ref: fact.ref });
+      if (meaning) {
+        said.push({ meaning, text: meaning === 'met' ? 'active Condition recorded' : 'Condition refuted', ref: fact.ref });
+        times.push(answerTime(fact, ctx.timeZone));
+      }
     } else {
       const meaning = observationMeaning(fact);
       if (meaning) observations.push({ ...fact, meaning, at: answerTime(fact, ctx.timeZone) });
@@ -94,22 +108,24 @@ export function evaluateJudgement(ctx: EvalContext, rule: JudgementRule): Outcom
   }
   const pick = pickLatest(observations, (a, b) => a.meaning === b.meaning);
   if (pick.kind === 'conflict') {
-    return { verdict: 'unknown', reason: `${question}: conflicting answers recorded at the same time`, evidence: pick.values.map((v) => v.ref) };
+    return { outcome: { verdict: 'unknown', reason: `${question}: conflicting answers recorded at the same time`, evidence: pick.values.map((v) => v.ref) }, latest: pick.values[0].at };
   }
   if (pick.kind === 'one') {
     const a = pick.value;
     said.unshift({ meaning: a.meaning, text: `answered ${a.meaning === 'met' ? 'yes' : 'no'}${a.at === OLDEST ? '' : ` on ${a.at.date}`}`, ref: a.ref });
+    times.push(a.at);
   }
+  const latest = times.length ? times.reduce((x, y) => (laterFirst(x, y) <= 0 ? x : y)) : null;
   const evidence = said.map((x) => x.ref);
   const texts = [...new Set(said.map((x) => x.text))].join('; ');
   if (said.length === 0) {
     const named = rule.answers.map((a) => `${a.resourceType} ${a.system}|${a.code}`).join(' or ');
-    return { verdict: 'unknown', reason: `${question}: no decisive answer recorded (${named})`, evidence };
+    return { outcome: { verdict: 'unknown', reason: `${question}: no decisive answer recorded (${named})`, evidence }, latest };
   }
   // A Condition is the current state, not a dated answer: when it disagrees with the answer, review.
-  if (said.some((x) => x.meaning !== said[0].meaning)) return { verdict: 'unknown', reason: `${question}: records disagree (${texts})`, evidence };
+  if (said.some((x) => x.meaning !== said[0].meaning)) return { outcome: { verdict: 'unknown', reason: `${question}: records disagree (${texts})`, evidence }, latest };
   const verdict: Verdict = said[0].meaning;
-  return { verdict, reason: `${question}: ${texts}`, evidence };
+  return { outcome: { verdict, reason: `${question}: ${texts}`, evidence }, latest };
 }
 
 export type Onset =

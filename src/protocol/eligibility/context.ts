@@ -83,7 +83,7 @@ export function describeWindow(window: LabWindow): string {
 }
 
 /** Later first: by date, then by instant (a date-only value sorts before a timed one the same day). */
-function laterFirst(a: TimePoint, b: TimePoint): number {
+export function laterFirst(a: TimePoint, b: TimePoint): number {
   if (a.date !== b.date) return a.date < b.date ? 1 : -1;
   if (a.instant === b.instant) return 0;
   if (a.instant === null || b.instant === null) return a.instant === null ? 1 : -1;

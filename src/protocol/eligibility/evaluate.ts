@@ -2,6 +2,9 @@
  * evaluateEligibility: every criterion of a loaded trial against one subject's facts, and
  * the overall verdict (pure: no I/O, no clock; the caller passes the screening date).
  *
+ * A judgement criterion an investigator answered in the workbench is decided by
+ * that answer unless a later EHR record decides it (workbench.ts).
+ *
  * Overall (clinical-reference §0 "Missing or unknown data"; design.md habit 7):
  *  - ineligible: some inclusion is not-met or some exclusion is met;
  *  - eligible: every inclusion is met and every exclusion is not-met;
@@ -15,6 +18,7 @@ import { evaluateJudgement, findOnset } from './answers';
 import { screeningContext, unknownOutcome, type EvalContext, type Outcome } from './context';
 import { evaluateHbsagDuration } from './hbsag';
 import { evaluateLabThreshold, evaluateTbilUlnMultiple } from './labs';
+import { answerFor, decideWithAnswer } from './workbench';
 import { evaluateScoreRange } from './scores';
 import { DEFAULT_SCREENING_LOOKBACK_DAYS, type CriterionResult, type EligibilityFacts, type EligibilityOptions, type EligibilityResult, type Overall } from './types';
 
@@ -38,12 +42,14 @@ export function evaluateEligibility(trial: Trial, facts: EligibilityFacts, optio
 }
 
 function evaluateCriterion(ctx: EvalContext, criterion: Criterion): CriterionResult {
-  const outcome = evaluateRule(ctx, criterion.rule);
+  const ehr = evaluateRule(ctx, criterion.rule);
+  const answer = answerFor(ctx, criterion);
+  const { outcome, citeReason } = answer ? decideWithAnswer(ctx, criterion, answer, ehr) : { outcome: ehr, citeReason: true };
   return {
     id: criterion.id,
     type: criterion.type,
     verdict: outcome.verdict,
-    reason: `${outcome.reason} (${citation(ctx.trial, criterion)})`,
+    reason: citeReason ? `${outcome.reason} (${citation(ctx.trial, criterion)})` : outcome.reason,
     evidence: [...new Set(outcome.evidence)],
   };
 }

@@ -19,4 +19,5 @@ export {
   type LabFact,
   type Overall,
   type Verdict,
+  type WorkbenchAnswer,
 } from './types';

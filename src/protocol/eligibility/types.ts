@@ -66,6 +66,21 @@ export interface CodedFact {
   readonly ref: string;
 }
 
+/**
+ * An investigator's answer to a judgement criterion, given in the workbench:
+ * met / not-met answer "does the criterion hold?"; not-applicable says the
+ * criterion does not apply to this patient, so it does not block (an inclusion
+ * counts as met, an exclusion as not met).
+ */
+export interface WorkbenchAnswer {
+  readonly criterion: string;
+  readonly answer: 'met' | 'not-met' | 'not-applicable';
+  /** When it was given: an ISO 8601 instant. */
+  readonly at: string;
+  /** User id of the investigator. */
+  readonly by: string;
+}
+
 /** A dated clinician assessment the scores need (Child-Pugh ascites/HE, MELD dialysis; §4.1, §4.4). */
 export type ClinicalFinding =
   | { readonly kind: 'ascites'; readonly value: Ascites; readonly effective: string; readonly ref: string }
@@ -96,6 +111,8 @@ export interface EligibilityFacts {
   readonly units: ItemUnits;
   readonly answers?: readonly CodedFact[];
   readonly findings?: readonly ClinicalFinding[];
+  /** Investigators' answers given in the workbench, the latest per criterion (judgement criteria only). */
+  readonly clinicianAnswers?: readonly WorkbenchAnswer[];
   /** Date of onset of liver failure (pre-onset rules, §1.1 E2); else read from the rule's onset answer. */
   readonly liverFailureOnset?: { readonly date: string; readonly ref: string } | null;
 }

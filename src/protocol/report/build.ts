@@ -6,7 +6,7 @@
  */
 import type { Condition, MedicationAdministration, Observation, Patient, Resource, ResearchSubject } from '@medplum/fhirtypes';
 import type { ItemUnits, SourceQuantity } from '../../mapping';
-import { ageOn, evaluateEligibility, type CodedFact, type EligibilityFacts } from '../eligibility';
+import { ageOn, evaluateEligibility, type CodedFact, type EligibilityFacts, type WorkbenchAnswer } from '../eligibility';
 import { evaluateSchedule, type ScheduleEvaluation } from '../schedule';
 import { addDays, localDateOf, siteLocalTime, toTimePoint } from '../schedule/dates';
 import { findArm, type Trial } from '../trials';
@@ -49,6 +49,8 @@ export interface SubjectInput {
   readonly reviews: readonly OpenReview[];
   /** Evaluation date (FHIR date or dateTime). */
   readonly asOf: string;
+  /** Investigators' workbench answers to judgement criteria, the latest per criterion. */
+  readonly clinicianAnswers?: readonly WorkbenchAnswer[];
 }
 
 export interface BuiltReport {
@@ -91,6 +93,7 @@ function eligibilityFacts(input: SubjectInput, screeningDate: string): Eligibili
     units: input.units,
     answers: codedFacts(input.resources),
     findings: clinicalFindings(input.resources),
+    clinicianAnswers: input.clinicianAnswers ?? [],
   };
 }
 

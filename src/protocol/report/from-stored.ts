@@ -25,6 +25,8 @@ export interface StoredSubject {
   readonly reviews: readonly { reason: string; detail: string; source: string }[];
   /** The site's ResearchStudy ids that name a trial (id → trial key), for study drug named by reference. */
   readonly studies?: Readonly<Record<string, string>>;
+  /** Investigators' workbench answers, the latest per criterion (store/answers.ts). */
+  readonly clinicianAnswers?: readonly { criterion: string; answer: 'met' | 'not-met' | 'not-applicable'; at: string; by: string }[];
 }
 
 /** Turns stored data into the report builder's input. */
@@ -47,6 +49,7 @@ export function reportInput(deps: { trials: TrialSet; mappings: MappingSet; time
     units: itemUnits(deps.mappings, trial.key),
     reviews: data.reviews,
     asOf,
+    clinicianAnswers: (data.clinicianAnswers ?? []).map((a) => ({ criterion: a.criterion, answer: a.answer, at: a.at, by: a.by })),
   };
 }
 
