@@ -16,6 +16,7 @@ import { reportInput } from '../protocol/report/from-stored';
 import { loadSubjectData } from '../store/subject-data';
 import { listFlags } from '../store/evaluation';
 import { siteOverview } from '../store/sites';
+import { clinicalRoutes } from './clinical';
 
 /** Page size bounds for listings. */
 export const DEFAULT_LIMIT = 100;
@@ -143,6 +144,7 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
     if (site !== undefined && !config.sites.some((s) => s.id === site)) throw new AppError('invalid-query', `site "${site}" is not configured`, ['site']);
     res.json({ rows: await listUnmapped(db, { site, limit }) });
   }));
+  r.use(clinicalRoutes(config, db, deps));
   r.all('*', (req, _res, next) => next(new AppError('not-found', `${req.method} ${req.baseUrl}${req.path}`)));
   return r;
 }
