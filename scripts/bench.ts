@@ -9,6 +9,11 @@
  *   - end-to-end resources/s with single-resource POSTs and with Bundles of 100
  *   - p50/p95/p99 from the HTTP answer to the CRF row at a sustained 500/s
  *   - the ratios
+ *   - workbench pages: with one subject holding 2 years of weekly labs (every
+ *     analyte of NCT05985863, 104 weeks) and 1,000 more subjects loaded, the
+ *     median and p95 time of GET /ui/subjects/<trial>/<site>/<subject> and of
+ *     GET /ui/subjects (the first page of the list), 20 requests each
+ * BENCH_ONLY=workbench or BENCH_ONLY=throughput runs one part.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -27,6 +32,12 @@ const SUSTAINED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROOT = path.resolve(__dirname, '..');
 const SITE_TOKEN = crypto.randomBytes(16).toString('hex');
 const PATIENTS = 50;
+const USER_TOKEN = crypto.randomBytes(16).toString('hex');
+const ONLY = process.env.BENCH_ONLY ?? '';
+const TRIAL = 'NCT05985863';
+/** Subjects in the list page's trial besides the long-history one (targets in the README Benchmark section). */
+const LIST_SUBJECTS = Number(process.env.BENCH_LIST_SUBJECTS ?? 1000);
+const PAGE_RUNS = 20;
 
 function services(): { env: Record<string, string>; stop: () => void } {
   if (process.env.REDIS_URL && process.env.DATABASE_URL) return { env: { REDIS_URL: process.env.REDIS_URL, DATABASE_URL: process.env.DATABASE_URL }, stop: () => undefined };
@@ -169,7 +180,8 @@ async function main() {
   const env: NodeJS.ProcessEnv = {
     ...process.env, ...svc.env, PORT: String(port), LOG_LEVEL: 'warn', TRIALBRIDGE_QUEUE_PREFIX: prefix,
     TRIALBRIDGE_WORKER_CONCURRENCY: process.env.TRIALBRIDGE_WORKER_CONCURRENCY ?? '8',
-    TRIALBRIDGE_SITES: JSON.stringify([{ id: 'bench', tokenSha256: sha256Hex(SITE_TOKEN) }]),
+    TRIALBRIDGE_SITES: JSON.stringify([{ id: 'bench', tokenSha256: sha256Hex(SITE_TOKEN), timeZone: 'Asia/Shanghai' }]),
+    TRIALBRIDGE_USERS: JSON.stringify([{ id: 'bench-dm', role: 'data-manager', tokenSha256: sha256Hex(USER_TOKEN) }]),
   };
   // A schema of its own: comparable figures, and nothing else in that database is touched.
   const schema = `bench_${process.pid}`;
@@ -199,81 +211,11 @@ async function main() {
       ]).flat().map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })),
     });
     await new Promise((r) => setTimeout(r, 1000));
-    print(`trialbridge bench: N=${N}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, ${serveCount} serve + 1 worker processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
+    print(`trialbridge bench: ${ONLY === 'workbench' ? 'workbench pages only' : `N=${N}`}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, ${serveCount} serve + 1 worker processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
 
-    const raw50 = await emptyJobs(svc.env.REDIS_URL, N, 50);
-    print(`BullMQ empty jobs (concurrency 50, same Redis):   ${raw50.toFixed(0)} jobs/s`);
-
-    const single = watcher(db, 's');
-    const ids = Array.from({ length: N }, (_, i) => `s-${i}`);
-    let t0 = performance.now();
-    let k = 0;
-    await pool(ids, 64, (id) => post(url, observation(id, k++)));
-    const httpSingle = N / ((performance.now() - t0) / 1000);
-    await single.until(N);
-    const e2eSingle = N / ((performance.now() - t0) / 1000);
-    await single.close();
-    print(`single POSTs (64 in flight):  HTTP accept ${httpSingle.toFixed(0)}/s, end to end ${e2eSingle.toFixed(0)} Observations/s`);
-
-    const bundled = watcher(db, 'b');
-    const bundles = Array.from({ length: Math.ceil(N / 100) }, (_, b) => ({
-      resourceType: 'Bundle', type: 'batch',
-      entry: Array.from({ length: Math.min(100, N - b * 100) }, (_, j) => ({ resource: observation(`b-${b * 100 + j}`, b * 100 + j), request: { method: 'PUT', url: `Observation/b-${b * 100 + j}` } })),
-    }));
-    t0 = performance.now();
-    await pool(bundles, 4, (bu) => post(url, bu));
-    const httpBundle = N / ((performance.now() - t0) / 1000);
-    await bundled.until(N);
-    const e2eBundle = N / ((performance.now() - t0) / 1000);
-    await bundled.close();
-    print(`Bundles of 100 (4 in flight): HTTP accept ${httpBundle.toFixed(0)}/s, end to end ${e2eBundle.toFixed(0)} Observations/s`);
-
-    const total = SUSTAINED_RATE * SUSTAINED_SECONDS;
-    const sus = watcher(db, 'r');
-    const answered = new Map<string, number>();
-    t0 = performance.now();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = t0 + (i * 1000) / SUSTAINED_RATE;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const id = `r-${i}`;
-      sends.push(post(url, observation(id, i)).then(() => void answered.set(id, performance.now())));
-    }
-    await Promise.all(sends);
-    const achieved = total / ((performance.now() - t0) / 1000);
-    await sus.until(total);
-    await sus.close();
-    const lat = [...answered].map(([id, t]) => Math.max(0, sus.seen.get(id)! - t));
-    print(`sustained ${SUSTAINED_RATE}/s for ${SUSTAINED_SECONDS} s (achieved ${achieved.toFixed(0)}/s): HTTP answer → CRF row p50 ${quantile(lat, 0.5).toFixed(1)} ms, p95 ${quantile(lat, 0.95).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms (5 ms polling granularity)`);
-    print(`ratios: single end-to-end / raw BullMQ = ${(e2eSingle / raw50).toFixed(2)}, Bundle end-to-end / raw BullMQ = ${(e2eBundle / raw50).toFixed(2)}, Bundle / single = ${(e2eBundle / e2eSingle).toFixed(2)}`);
-    // One subject's re-evaluation with 2 years of weekly labs: 104 weeks x 8 items + 3 infusions.
-    const items: [string, number, string][] = [['1975-2', 4.2, 'mg/dL'], ['6301-6', 1.6, '{INR}'], ['1751-7', 30, 'g/L'], ['3094-0', 20, 'mg/dL'], ['2160-0', 1.1, 'mg/dL'], ['777-3', 90, '10*3/uL'], ['2951-2', 134, 'mmol/L'], ['5894-1', 45, '%']];
-    const long: any[] = [
-      { resource: { resourceType: 'Patient', id: 'ev-p', gender: 'male', birthDate: '1970-01-01' } },
-      { resource: { resourceType: 'ResearchSubject', id: 'ev-rs', status: 'on-study', assignedArm: 'MSC-prolonged', identifier: [{ value: 'EV-2Y' }], period: { start: '2024-01-01' }, study: { identifier: { value: 'NCT05985863' } }, individual: { reference: 'Patient/ev-p' } } },
-    ];
-    for (const w of [0, 1, 2]) long.push({ resource: { resourceType: 'MedicationAdministration', id: `ev-ma${w}`, status: 'completed', medicationCodeableConcept: { coding: [{ system: 'urn:trialbridge:study-drug', code: 'UC-MSC-BLINDED' }] }, subject: { reference: 'Patient/ev-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 2 + 7 * w, 2)).toISOString(), dosage: { dose: { value: 1.5e8, unit: '{cells}', system: 'http://unitsofmeasure.org', code: '{cells}' } } } });
-    for (let w = 0; w < 104; w++) items.forEach(([code, v, unit], j) => long.push({ resource: { resourceType: 'Observation', id: `ev-${w}-${j}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: 'Patient/ev-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 3 + 7 * w, 1)).toISOString(), valueQuantity: { value: v, unit, system: 'http://unitsofmeasure.org', code: unit } } }));
-    for (let i = 0; i < long.length; i += 500) await post(url, { resourceType: 'Bundle', type: 'batch', entry: long.slice(i, i + 500).map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })) });
-    for (;;) {
-      const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE state = 'received'");
-      if (Number(r.rows[0].n) === 0) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    const { loadTrials } = await import('../src/protocol/trials');
-    const { loadMappings, DEFAULT_MAPPINGS_DIR } = await import('../src/mapping');
-    const { processEvaluateJob } = await import('../src/queue/evaluate-subject');
-    const { createLogger } = await import('../src/logger');
-    const evDeps = { db, trials: loadTrials(), mappings: loadMappings(DEFAULT_MAPPINGS_DIR), timeZoneOf: () => 'Asia/Shanghai', log: createLogger('silent') };
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t = performance.now();
-      await processEvaluateJob(evDeps, { trial: 'NCT05985863', subject: 'EV-2Y', site: 'bench' });
-      times.push(performance.now() - t);
-    }
-    print(`re-evaluation of one subject with 2 years of weekly labs (${104 * items.length} Observations, 3 infusions), load + evaluate + store: median ${quantile(times, 0.5).toFixed(1)} ms, p95 ${quantile(times, 0.95).toFixed(1)} ms (20 runs)`);
-    print(`targets: Bundles >= 3000/s ${e2eBundle >= 3000 ? 'met' : 'NOT met'}; single >= 1000/s ${e2eSingle >= 1000 ? 'met' : 'NOT met'}; p99 < 200 ms at ${SUSTAINED_RATE}/s ${quantile(lat, 0.99) < 200 ? 'met' : 'NOT met'}`);
+    // BENCH_ONLY=workbench skips the throughput sections (the page timings need no N Observations first).
+    if (ONLY !== 'workbench') await throughput(url, svc.env.REDIS_URL, db, print);
+    if (ONLY !== 'throughput') await workbenchPages(url, db, svc.env.REDIS_URL, prefix, print);
   } finally {
     const children = [...serves, worker, ...(evaluator ? [evaluator] : [])];
     children.forEach((c) => c.kill('SIGTERM'));
@@ -285,6 +227,172 @@ async function main() {
     await db.close();
     svc.stop();
   }
+}
+
+/** Raw BullMQ ceiling, end-to-end throughput, sustained latency and one long re-evaluation. */
+async function throughput(url: string, redisUrl: string, db: Db, print: (s: string) => void): Promise<void> {
+  const raw50 = await emptyJobs(redisUrl, N, 50);
+  print(`BullMQ empty jobs (concurrency 50, same Redis):   ${raw50.toFixed(0)} jobs/s`);
+
+  const single = watcher(db, 's');
+  const ids = Array.from({ length: N }, (_, i) => `s-${i}`);
+  let t0 = performance.now();
+  let k = 0;
+  await pool(ids, 64, (id) => post(url, observation(id, k++)));
+  const httpSingle = N / ((performance.now() - t0) / 1000);
+  await single.until(N);
+  const e2eSingle = N / ((performance.now() - t0) / 1000);
+  await single.close();
+  print(`single POSTs (64 in flight):  HTTP accept ${httpSingle.toFixed(0)}/s, end to end ${e2eSingle.toFixed(0)} Observations/s`);
+
+  const bundled = watcher(db, 'b');
+  const bundles = Array.from({ length: Math.ceil(N / 100) }, (_, b) => ({
+    resourceType: 'Bundle', type: 'batch',
+    entry: Array.from({ length: Math.min(100, N - b * 100) }, (_, j) => ({ resource: observation(`b-${b * 100 + j}`, b * 100 + j), request: { method: 'PUT', url: `Observation/b-${b * 100 + j}` } })),
+  }));
+  t0 = performance.now();
+  await pool(bundles, 4, (bu) => post(url, bu));
+  const httpBundle = N / ((performance.now() - t0) / 1000);
+  await bundled.until(N);
+  const e2eBundle = N / ((performance.now() - t0) / 1000);
+  await bundled.close();
+  print(`Bundles of 100 (4 in flight): HTTP accept ${httpBundle.toFixed(0)}/s, end to end ${e2eBundle.toFixed(0)} Observations/s`);
+
+  const total = SUSTAINED_RATE * SUSTAINED_SECONDS;
+  const sus = watcher(db, 'r');
+  const answered = new Map<string, number>();
+  t0 = performance.now();
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / SUSTAINED_RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const id = `r-${i}`;
+    sends.push(post(url, observation(id, i)).then(() => void answered.set(id, performance.now())));
+  }
+  await Promise.all(sends);
+  const achieved = total / ((performance.now() - t0) / 1000);
+  await sus.until(total);
+  await sus.close();
+  const lat = [...answered].map(([id, t]) => Math.max(0, sus.seen.get(id)! - t));
+  print(`sustained ${SUSTAINED_RATE}/s for ${SUSTAINED_SECONDS} s (achieved ${achieved.toFixed(0)}/s): HTTP answer → CRF row p50 ${quantile(lat, 0.5).toFixed(1)} ms, p95 ${quantile(lat, 0.95).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms (5 ms polling granularity)`);
+  print(`ratios: single end-to-end / raw BullMQ = ${(e2eSingle / raw50).toFixed(2)}, Bundle end-to-end / raw BullMQ = ${(e2eBundle / raw50).toFixed(2)}, Bundle / single = ${(e2eBundle / e2eSingle).toFixed(2)}`);
+  // One subject's re-evaluation with 2 years of weekly labs: 104 weeks x 8 items + 3 infusions.
+  const items: [string, number, string][] = [['1975-2', 4.2, 'mg/dL'], ['6301-6', 1.6, '{INR}'], ['1751-7', 30, 'g/L'], ['3094-0', 20, 'mg/dL'], ['2160-0', 1.1, 'mg/dL'], ['777-3', 90, '10*3/uL'], ['2951-2', 134, 'mmol/L'], ['5894-1', 45, '%']];
+  const long: any[] = [
+    { resource: { resourceType: 'Patient', id: 'ev-p', gender: 'male', birthDate: '1970-01-01' } },
+    { resource: { resourceType: 'ResearchSubject', id: 'ev-rs', status: 'on-study', assignedArm: 'MSC-prolonged', identifier: [{ value: 'EV-2Y' }], period: { start: '2024-01-01' }, study: { identifier: { value: 'NCT05985863' } }, individual: { reference: 'Patient/ev-p' } } },
+  ];
+  for (const w of [0, 1, 2]) long.push({ resource: { resourceType: 'MedicationAdministration', id: `ev-ma${w}`, status: 'completed', medicationCodeableConcept: { coding: [{ system: 'urn:trialbridge:study-drug', code: 'UC-MSC-BLINDED' }] }, subject: { reference: 'Patient/ev-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 2 + 7 * w, 2)).toISOString(), dosage: { dose: { value: 1.5e8, unit: '{cells}', system: 'http://unitsofmeasure.org', code: '{cells}' } } } });
+  for (let w = 0; w < 104; w++) items.forEach(([code, v, unit], j) => long.push({ resource: { resourceType: 'Observation', id: `ev-${w}-${j}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: 'Patient/ev-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 3 + 7 * w, 1)).toISOString(), valueQuantity: { value: v, unit, system: 'http://unitsofmeasure.org', code: unit } } }));
+  for (let i = 0; i < long.length; i += 500) await post(url, { resourceType: 'Bundle', type: 'batch', entry: long.slice(i, i + 500).map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })) });
+  for (;;) {
+    const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE state = 'received'");
+    if (Number(r.rows[0].n) === 0) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const { loadTrials } = await import('../src/protocol/trials');
+  const { loadMappings, DEFAULT_MAPPINGS_DIR } = await import('../src/mapping');
+  const { processEvaluateJob } = await import('../src/queue/evaluate-subject');
+  const { createLogger } = await import('../src/logger');
+  const evDeps = { db, trials: loadTrials(), mappings: loadMappings(DEFAULT_MAPPINGS_DIR), timeZoneOf: () => 'Asia/Shanghai', log: createLogger('silent') };
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    await processEvaluateJob(evDeps, { trial: 'NCT05985863', subject: 'EV-2Y', site: 'bench' });
+    times.push(performance.now() - t);
+  }
+  print(`re-evaluation of one subject with 2 years of weekly labs (${104 * items.length} Observations, 3 infusions), load + evaluate + store: median ${quantile(times, 0.5).toFixed(1)} ms, p95 ${quantile(times, 0.95).toFixed(1)} ms (20 runs)`);
+  print(`targets: Bundles >= 3000/s ${e2eBundle >= 3000 ? 'met' : 'NOT met'}; single >= 1000/s ${e2eSingle >= 1000 ? 'met' : 'NOT met'}; p99 < 200 ms at ${SUSTAINED_RATE}/s ${quantile(lat, 0.99) < 200 ? 'met' : 'NOT met'}`);
+}
+
+/** One quantity per analyte the trial's CRF maps (mappings/crf/NCT05985863.json), primary LOINC code and its unit. */
+const WEEKLY_PANEL: readonly [code: string, value: number, unit: string][] = [
+  ['1975-2', 4.2, 'mg/dL'], ['1968-7', 2.1, 'mg/dL'], ['6301-6', 1.6, '{INR}'], ['5902-2', 17.5, 's'], ['5894-1', 45, '%'],
+  ['777-3', 90, '10*9/L'], ['6690-2', 6.1, '10*9/L'], ['2524-7', 1.8, 'mmol/L'], ['2160-0', 1.1, 'mg/dL'], ['1751-7', 3.0, 'g/dL'],
+  ['3094-0', 20, 'mg/dL'], ['1742-6', 80, 'U/L'], ['1920-8', 95, 'U/L'], ['6768-6', 120, 'U/L'], ['2951-2', 134, 'mmol/L'],
+  ['42595-9', 2000, '[IU]/mL'], ['718-7', 11.5, 'g/dL'], ['29463-7', 70, 'kg'],
+];
+
+const entry = (resource: { resourceType: string; id: string } & Record<string, unknown>) => ({ resource, request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` } });
+const enrol = (key: string, status: string, start?: string) => [
+  entry({ resourceType: 'Patient', id: `${key}-p`, gender: 'female', birthDate: '1968-05-01' }),
+  entry({ resourceType: 'ResearchSubject', id: `${key}-rs`, status, identifier: [{ value: key.toUpperCase() }], ...(start ? { period: { start }, assignedArm: 'MSC-prolonged' } : {}), study: { identifier: { value: TRIAL } }, individual: { reference: `Patient/${key}-p` } }),
+];
+const lab = (key: string, id: string, [code, value, unit]: readonly [string, number, string], at: Date) =>
+  entry({ resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${key}-p` }, effectiveDateTime: at.toISOString(), valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } });
+
+/** Waits until nothing is left to map or evaluate (the pages read what the workers stored). */
+async function drained(db: Db, redisUrl: string, prefix: string): Promise<void> {
+  const conn = new IORedis(redisUrl, { maxRetriesPerRequest: null });
+  const q = new Queue('evaluate-subject', { connection: conn, prefix });
+  try {
+    for (;;) {
+      const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE state = 'received'");
+      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      if (Number(r.rows[0].n) === 0 && Object.values(c).every((n) => n === 0)) return;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  } finally {
+    await q.close();
+    await conn.quit();
+  }
+}
+
+/** GET with the bench user's token over the keep-alive agent: milliseconds from request to the last body byte, and the status. */
+function timedGet(url: string): Promise<{ ms: number; status: number; bytes: number }> {
+  const u = new URL(url);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: u.hostname, port: u.port, method: 'GET', path: u.pathname + u.search, headers: { authorization: `Bearer ${USER_TOKEN}`, accept: 'text/html' } }, (res) => {
+      let bytes = 0;
+      res.on('data', (b: Buffer) => (bytes += b.length));
+      res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode ?? 0, bytes }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function timePage(url: string, label: string, targetMs: number, print: (s: string) => void): Promise<void> {
+  const first = await timedGet(url);
+  if (first.status !== 200) {
+    print(`${label}: GET ${new URL(url).pathname} answered ${first.status}, not timed (is the page there?)`);
+    return;
+  }
+  const times: number[] = [];
+  for (let i = 0; i < PAGE_RUNS; i++) times.push((await timedGet(url)).ms);
+  const med = quantile(times, 0.5);
+  const p95 = quantile(times, 0.95);
+  print(`${label}: median ${med.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (${PAGE_RUNS} GETs on loopback, ${(first.bytes / 1024).toFixed(0)} KiB HTML); target < ${targetMs} ms ${p95 < targetMs ? 'met' : 'NOT met'}`);
+}
+
+/**
+ * Workbench page times with realistic volume: one subject on study for two years with the
+ * trial's whole panel weekly (104 x 18 Observations, 3 infusions) and LIST_SUBJECTS subjects
+ * with a screening panel each, all through HTTP and the workers as a site would send them.
+ */
+async function workbenchPages(url: string, db: Db, redisUrl: string, prefix: string, print: (s: string) => void): Promise<void> {
+  const long: ReturnType<typeof entry>[] = [...enrol('wb-2y', 'on-study', '2024-01-01')];
+  for (const w of [0, 1, 2]) {
+    long.push(entry({ resourceType: 'MedicationAdministration', id: `wb-2y-ma${w}`, status: 'completed', medicationCodeableConcept: { coding: [{ system: 'urn:trialbridge:study-drug', code: 'UC-MSC-BLINDED' }] }, subject: { reference: 'Patient/wb-2y-p' }, effectiveDateTime: new Date(Date.UTC(2024, 0, 2 + 7 * w, 2)).toISOString(), dosage: { dose: { value: 1.5e8, unit: '{cells}', system: 'http://unitsofmeasure.org', code: '{cells}' } } }));
+  }
+  for (let w = 0; w < 104; w++) WEEKLY_PANEL.forEach((p, j) => long.push(lab('wb-2y', `wb-2y-${w}-${j}`, p, new Date(Date.UTC(2024, 0, 3 + 7 * w, 1)))));
+  const many: ReturnType<typeof entry>[] = [];
+  const statuses = ['candidate', 'screening', 'on-study', 'follow-up'];
+  for (let i = 0; i < LIST_SUBJECTS; i++) {
+    const key = `wb-${String(i).padStart(4, '0')}`;
+    many.push(...enrol(key, statuses[i % statuses.length], i % 4 >= 2 ? '2024-03-01' : undefined));
+    for (const j of [0, 2, 8, 14]) many.push(lab(key, `${key}-scr-${j}`, WEEKLY_PANEL[j], new Date(Date.UTC(2024, 1, 27, 1))));
+  }
+  const t0 = performance.now();
+  const all = [...long, ...many];
+  const bundles = Array.from({ length: Math.ceil(all.length / 500) }, (_, b) => ({ resourceType: 'Bundle', type: 'batch', entry: all.slice(b * 500, b * 500 + 500) }));
+  await pool(bundles, 2, (bu) => post(url, bu));
+  await drained(db, redisUrl, prefix);
+  print(`workbench data: 1 subject x ${WEEKLY_PANEL.length} analytes x 104 weeks + ${LIST_SUBJECTS} subjects (${all.length} resources) mapped and evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await timePage(`${url}/ui/subjects/${TRIAL}/bench/WB-2Y`, `subject page (visit x item grid, ${104 * WEEKLY_PANEL.length} values)`, 300, print);
+  await timePage(`${url}/ui/subjects?trial=${TRIAL}`, `subject list (first page of ${LIST_SUBJECTS + 1} subjects)`, 500, print);
 }
 
 main().then(() => process.exit(0), (e) => {
