@@ -1,12 +1,18 @@
 /**
- * Bearer-token authentication. Tokens are configured as SHA-256 digests only
- * (never stored in clear). Site tokens open /fhir, user tokens open /api, and
- * neither opens the other (README "Layout").
+ * Authentication of sites and users. Bearer tokens are configured as SHA-256
+ * digests only (never stored in clear). Site tokens open /fhir, user tokens
+ * open /api, and neither opens the other (README "Layout"). Users may instead
+ * hold a browser session (README "Sign-in"); those requests must also pass the
+ * CSRF check when they change state.
  */
-import crypto from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { ROLES, type Role, type SiteConfig, type UserConfig } from '../config';
 import { AppError } from '../errors';
+import { crossOriginReason, safeEqual, sha256Hex } from './security';
+import { principalOfSession } from './session';
+import type { Config } from '../config';
+
+export { sha256Hex } from './security';
 
 /** Realm named in `WWW-Authenticate` challenges. */
 export const AUTH_REALM = 'trialbridge';
@@ -22,11 +28,6 @@ export function bearerChallenge(tokenGiven: boolean): string {
 function unauthenticated(res: Response, tokenGiven: boolean, text: string): AppError {
   res.set('WWW-Authenticate', bearerChallenge(tokenGiven));
   return new AppError('unauthenticated', text);
-}
-
-/** SHA-256 hex digest of a bearer token (tokens are configured as digests only). */
-export function sha256Hex(token: string): string {
-  return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 function bearer(req: Request): string | null {
@@ -65,12 +66,43 @@ export function requireSite(sites: readonly SiteConfig[], users: readonly UserCo
   };
 }
 
-export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ROLES) {
+/** Methods that change state and so need the CSRF check (RFC 9110 §9.2.1: the others are safe). */
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Form bodies are read here when the CSRF token travels as the `_csrf` field; later parsers see the body already read. */
+const formBody = express.urlencoded({ extended: false, limit: '1mb' });
+
+/**
+ * The CSRF check of a session request that changes state (OWASP CSRF
+ * Prevention Cheat Sheet: synchronizer token, plus Origin and Fetch Metadata
+ * verification): `X-CSRF-Token` or form field `_csrf` must equal the session's
+ * token, and the request must be same-origin.
+ */
+export function csrfProblem(config: Pick<Config, 'publicUrl' | 'oidc'>, req: Request): string | null {
+  const cross = crossOriginReason(config as Config, req);
+  if (cross) return cross;
+  const header = req.get('x-csrf-token');
+  const field = typeof req.body === 'object' && req.body !== null && typeof (req.body as Record<string, unknown>)._csrf === 'string' ? (req.body as Record<string, string>)._csrf : undefined;
+  const given = header ?? field;
+  if (!given) return 'the X-CSRF-Token header (or _csrf form field) is missing';
+  if (!req.session || !safeEqual(given, req.session.csrfToken)) return 'the CSRF token does not match this session';
+  return null;
+}
+
+/**
+ * Who is asking, for /api and /ui: `Authorization: Bearer <user token>`
+ * (wins when present) or the browser session resolved by sessionMiddleware.
+ * Session requests that change state must pass `csrfProblem`. `roles`
+ * restricts the endpoint to principals holding one of them somewhere.
+ * `config` gives our origin for the CSRF check (publicUrl); without it the
+ * request's own host is used.
+ */
+export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ROLES, config: Pick<Config, 'publicUrl' | 'oidc'> = { publicUrl: null, oidc: null }) {
   const byUser = index(users);
   const bySite = index(sites);
   return (req: Request, res: Response, next: NextFunction) => {
     const t = bearer(req);
-    if (!t) return next(unauthenticated(res, false, 'Authorization: Bearer <user token> is required'));
+    if (!t) return sessionUser(req, res, next);
     const digest = sha256Hex(t);
     const user = byUser.get(digest);
     if (!user) {
@@ -82,4 +114,25 @@ export function requireUser(users: readonly UserConfig[], sites: readonly SiteCo
     req.principal = { id: user.id, name: user.name, grants: user.grants, via: 'token' };
     next();
   };
+
+  function sessionUser(req: Request, res: Response, next: NextFunction): void {
+    const s = req.session;
+    if (!s) {
+      const why = req.sessionExpired ? `the session has expired (${req.sessionExpired === 'idle' ? 'inactivity' : 'maximum length'}); sign in again` : 'Authorization: Bearer <user token> or a signed-in session is required';
+      return next(unauthenticated(res, false, why));
+    }
+    const p = principalOfSession(s);
+    if (!p.grants.some((g) => roles.includes(g.role))) return next(new AppError('forbidden', `your roles may not use this endpoint; allowed: ${roles.join(', ')}`));
+    const finish = () => {
+      const problem = UNSAFE.has(req.method) ? csrfProblem(config, req) : null;
+      if (problem) return next(new AppError('csrf-refused', problem));
+      req.principal = p;
+      next();
+    };
+    if (UNSAFE.has(req.method) && !req.get('x-csrf-token') && req.is('application/x-www-form-urlencoded')) {
+      formBody(req, res, (err?: unknown) => (err ? next(err) : finish()));
+      return;
+    }
+    finish();
+  }
 }

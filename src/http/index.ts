@@ -9,3 +9,4 @@ export * from './handler';
 export * from './content';
 export * from './scope';
 export * from './session';
+export * from './security';
