@@ -1,14 +1,27 @@
 /**
  * The review workbench served to browsers under /ui (design.md layout: ui/).
  * Pages are rendered on the server; actions go through the same /api endpoints
- * scripts use, so scope and audit are enforced in one place.
+ * scripts use, so scope and audit are enforced in one place. Pages carry no
+ * inline script or style (the Content-Security-Policy forbids them): the
+ * behaviour is /ui/static/app.js, the look /ui/static/app.css.
  */
+import path from 'node:path';
 import express, { type Router } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Db } from '../store/db';
 import type { TrialSet } from '../protocol/trials';
 import type { MappingSet } from '../mapping';
+import { ah } from '../http';
+import { uiAuth, uiErrors } from './guard';
+import { LiveHub } from './events';
+import { overviewPage } from './pages/overview';
+import { subjectsPage } from './pages/subjects';
+import { subjectPage } from './pages/subject';
+import { eligibilityPage } from './pages/eligibility';
+import { reviewPage } from './pages/review';
+import { flagsPage } from './pages/flags';
+import { auditPage } from './pages/audit';
 
 export interface UiDeps {
   readonly config: Config;
@@ -19,7 +32,28 @@ export interface UiDeps {
   readonly timeZoneOf: (site: string) => string;
 }
 
-export function uiRouter(_deps: UiDeps): Router {
+/** Where app.js and app.css live (served as files: tsx runs the sources, no build step). */
+export const STATIC_DIR = path.join(__dirname, 'static');
+
+export function uiRouter(deps: UiDeps): Router {
   const r = express.Router();
+  // Static files need no sign-in: they hold no data.
+  r.use('/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
+  r.use(uiAuth(deps.config));
+  r.use((_req, res, next) => {
+    // Pages show PHI: never cached by the browser or a proxy (OWASP Session Management: sensitive data caching).
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  const hub = new LiveHub(deps.db, deps.log);
+  r.get('/events', ah((req, res) => hub.open(req, res)));
+  r.get('/', ah(overviewPage(deps)));
+  r.get('/subjects', ah(subjectsPage(deps)));
+  r.get('/subjects/:trial/:site/:subject', ah(subjectPage(deps)));
+  r.get('/subjects/:trial/:site/:subject/eligibility', ah(eligibilityPage(deps)));
+  r.get('/subjects/:trial/:site/:subject/audit', ah(auditPage(deps)));
+  r.get('/review', ah(reviewPage(deps)));
+  r.get('/flags', ah(flagsPage(deps)));
+  r.use(uiErrors());
   return r;
 }

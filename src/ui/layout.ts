@@ -1,0 +1,88 @@
+/**
+ * What every workbench page shares: the shell with navigation by role, the
+ * reader's scope as SQL, site-local time, status badges and enrollment groups.
+ */
+import type { Request } from 'express';
+import { can, rolesOf, scopeSql, type Principal } from '../http/scope';
+import { siteLocalTime } from '../protocol/schedule';
+import type { ScopeFn } from '../store/views';
+import { html, page, type Html } from './html';
+import { csrfOf } from './guard';
+
+/** The reader's read scope as an SQL condition (store/views.ts ScopeFn). */
+export const scopeOfReader = (p: Principal): ScopeFn => (params, alias) => scopeSql(p, params, alias, 'read');
+
+interface NavEntry { href: string; label: string; show: (p: Principal) => boolean }
+
+const NAV: readonly NavEntry[] = [
+  { href: '/ui/', label: 'Overview', show: () => true },
+  { href: '/ui/subjects', label: 'Subjects', show: () => true },
+  { href: '/ui/review', label: 'Review queue', show: (p) => can(p, 'review') },
+  { href: '/ui/flags', label: 'Flags', show: () => true },
+];
+
+/** Renders a full page for the signed-in reader; `current` marks the navigation entry of this page. */
+export function shell(req: Request, title: string, current: string, body: Html): string {
+  const p = req.principal!;
+  return page(
+    {
+      title,
+      user: { name: p.name, roles: [...rolesOf(p)] },
+      csrf: csrfOf(req),
+      nav: NAV.filter((n) => n.show(p)).map((n) => ({ href: n.href, label: n.label, current: n.href === current })),
+    },
+    body,
+  );
+}
+
+/** An instant as the site's wall-clock time with its UTC offset, in a <time> element carrying the instant. */
+export function localTime(instant: string | null | undefined, timeZone: string): Html {
+  if (!instant) return html`<span class="muted">—</span>`;
+  const t = siteLocalTime(instant, timeZone).localDateTime;
+  if (!t) return html`<time datetime="${instant}">${instant}</time>`;
+  const shown = `${t.slice(0, 10)} ${t.slice(11, 16)} (UTC${t.slice(19)})`;
+  return html`<time datetime="${instant}" title="${instant}">${shown}</time>`;
+}
+
+/** The same instant in UTC, for the audit trail (21 CFR Part 11 §11.10(e): time-stamped records). */
+export function utcTime(instant: string): Html {
+  return html`<time datetime="${instant}">${instant.slice(0, 19).replace('T', ' ')}Z</time>`;
+}
+
+/** A status word as a badge; the class names the status so the stylesheet colours it (text always says it too). */
+export function badge(status: string, label = status): Html {
+  return html`<span class="badge badge-${status.replace(/[^a-z0-9-]/gi, '')}">${label}</span>`;
+}
+
+/** ResearchSubject.status (FHIR R4 ResearchSubjectStatus) → the four groups the overview counts, or `other`. */
+export type StatusGroup = 'candidate' | 'screening' | 'on-study' | 'follow-up' | 'other';
+export const STATUS_GROUPS: Readonly<Record<StatusGroup, readonly string[]>> = {
+  candidate: ['candidate', 'potential-candidate'],
+  screening: ['screening', 'eligible', 'pending-on-study'],
+  'on-study': ['on-study', 'on-study-intervention', 'on-study-observation'],
+  'follow-up': ['follow-up'],
+  other: ['off-study', 'withdrawn', 'ineligible', 'not-registered'],
+};
+export const GROUP_LABELS: Readonly<Record<StatusGroup, string>> = { candidate: 'Candidate', screening: 'Screening', 'on-study': 'On study', 'follow-up': 'Follow-up', other: 'Off study / other' };
+
+export function groupOf(status: string): StatusGroup {
+  for (const [g, xs] of Object.entries(STATUS_GROUPS) as [StatusGroup, readonly string[]][]) if (xs.includes(status)) return g;
+  return 'other';
+}
+
+/** A CRF value for display: numbers and text as given, anything else as JSON. */
+export function showValue(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
+/** /ui/subjects/<trial>/<site>/<subject>, each segment encoded. */
+export function subjectHref(k: { trial: string; site: string; subject: string }, tail = ''): string {
+  return `/ui/subjects/${encodeURIComponent(k.trial)}/${encodeURIComponent(k.site)}/${encodeURIComponent(k.subject)}${tail}`;
+}
+
+/** A single-valued text query parameter, or undefined (repeated or empty values are ignored on pages). */
+export function q(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

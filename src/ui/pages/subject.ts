@@ -1,0 +1,167 @@
+/**
+ * GET /ui/subjects/:trial/:site/:subject — the subject's CRF as a visit × item
+ * grid (visits with target date, window and status; dose and score rows), each
+ * value with its review status; a value opens the panel (filled by app.js from
+ * GET /api/crf-values/:id) with provenance, history and review actions.
+ * Signature status per visit, and the actions the reader's role allows.
+ */
+import type { Request, Response } from 'express';
+import { AppError } from '../../errors';
+import { assertCan, can } from '../../http/scope';
+import { flagInbox, latestSignatures, subjectView, type SignatureView, type SubjectValue } from '../../store/views';
+import { html, type Html } from '../html';
+import type { UiDeps } from '../index';
+import { badge, localTime, scopeOfReader, shell, showValue, subjectHref } from '../layout';
+
+/** Labels of the review statuses (the badge says it in words, not only in colour: WCAG 1.4.1). */
+const STATUS_LABEL: Record<string, string> = {
+  auto: 'auto', accepted: 'accepted', corrected: 'corrected', rejected: 'rejected', superseded: 'superseded', 'pending-re-review': 'pending re-review',
+};
+const VISIT_STATUS_LABEL: Record<string, string> = { 'in-window': 'in window', 'out-of-window': 'out of window', missed: 'missed', upcoming: 'upcoming' };
+
+export function valueStatus(v: SubjectValue): string {
+  return v.pendingReReview ? 'pending-re-review' : v.status;
+}
+
+/** One CRF value as a button that opens the value panel. */
+export function valueButton(v: SubjectValue, label?: string): Html {
+  const st = valueStatus(v);
+  return html`<button type="button" class="cell-value" data-value-id="${v.id}" aria-haspopup="dialog"
+    aria-label="${label ?? `${v.item} ${showValue(v.value)}${v.unit ? ` ${v.unit}` : ''}, ${STATUS_LABEL[st] ?? st}`}">
+    <span class="v">${showValue(v.value)}</span>${v.unit ? html` <span class="u">${v.unit}</span>` : ''} ${badge(st, STATUS_LABEL[st] ?? st)}</button>`;
+}
+
+function signatureCell(visit: string, sig: SignatureView | undefined, tz: string): Html {
+  const inner = !sig
+    ? html`<span class="muted">Not signed</span>`
+    : sig.status === 'valid'
+      ? html`${badge('valid', 'signed')} ${sig.printedName}, ${localTime(sig.signedAt, tz)}`
+      : html`${badge('void', 'void')} Signature voided, sign again`;
+  return html`<td data-testid="signature-${visit}" data-status="${sig?.status ?? 'none'}">${inner}</td>`;
+}
+
+/** The value panel: filled by app.js; the review forms only for those who may review. */
+export function valuePanel(mayReview: boolean): Html {
+  const reviewForms = mayReview
+    ? html`<div class="panel-actions">
+      <form data-action="accept" class="panel-form"><h3>Accept</h3>
+        <label for="acc-note">Note (optional)</label><input id="acc-note" name="note" maxlength="2000">
+        <button type="submit" data-testid="accept-btn">Accept</button></form>
+      <form data-action="correct" class="panel-form"><h3>Correct</h3>
+        <label for="cor-value">Corrected value</label><input id="cor-value" name="value" required maxlength="200">
+        <label for="cor-unit">Unit</label><input id="cor-unit" name="unit" maxlength="64">
+        <label for="cor-reason">Reason</label><select id="cor-reason" name="reason" required data-reasons="correct"><option value="">Choose a reason</option></select>
+        <label for="cor-note">Note</label><input id="cor-note" name="note" maxlength="2000">
+        <button type="submit" data-testid="correct-btn">Correct</button></form>
+      <form data-action="reject" class="panel-form"><h3>Reject</h3>
+        <label for="rej-reason">Reason</label><select id="rej-reason" name="reason" required data-reasons="reject"><option value="">Choose a reason</option></select>
+        <label for="rej-note">Note</label><input id="rej-note" name="note" maxlength="2000">
+        <button type="submit" data-testid="reject-btn">Reject</button></form>
+    </div>`
+    : '';
+  return html`<dialog id="value-panel" data-testid="value-panel" aria-labelledby="value-panel-title">
+    <h2 id="value-panel-title">CRF value</h2>
+    <div id="value-panel-body" aria-live="polite"><p>Loading…</p></div>
+    ${reviewForms}
+    <p class="panel-msg" role="status"></p>
+    <form method="dialog"><button type="submit" data-close>Close</button></form>
+  </dialog>`;
+}
+
+export function subjectPage(deps: UiDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const p = req.principal!;
+    const k = { trial: req.params.trial, site: req.params.site, subject: req.params.subject };
+    assertCan(p, 'read', k.trial, k.site);
+    const view = await subjectView(deps.db, scopeOfReader(p), k);
+    if (!view) throw new AppError('not-found', `no subject ${k.subject} in ${k.trial} at ${k.site}`);
+    const trial = deps.trials.get(k.trial);
+    const tz = deps.timeZoneOf(k.site);
+    const [sigs, flags] = await Promise.all([latestSignatures(deps.db, k), flagInbox(deps.db, scopeOfReader(p), { ...k, limit: 200 })]);
+    const report = view.report;
+    const mayReview = can(p, 'review', k.trial, k.site);
+    const maySign = can(p, 'answer', k.trial, k.site);
+
+    // Columns: the visits of the report (with dates), else the protocol's visit codes.
+    type Visit = { visit: string; target?: string; windowStart?: string; windowEnd?: string; actual?: string | null; status?: string };
+    const visits: Visit[] = report?.visits?.length ? report.visits : (trial?.visits ?? []).map((v) => ({ visit: v.code }));
+    // Rows: the trial's CRF items in rule-file order, then any other item that has values.
+    const items: { form: string; item: string; unit: string | null }[] = [];
+    const seen = new Set<string>();
+    for (const r of deps.mappings.rulesFor(k.trial)) if (!seen.has(r.item)) (seen.add(r.item), items.push({ form: r.form, item: r.item, unit: r.unit }));
+    for (const v of view.values) if (!seen.has(v.item)) (seen.add(v.item), items.push({ form: v.form, item: v.item, unit: v.unit }));
+    const byId = new Map(view.values.map((v) => [v.id, v]));
+    const cell = new Map<string, SubjectValue[]>();
+    const assigned = new Set<number>();
+    for (const a of view.assignments) {
+      const v = byId.get(a.crfValueId);
+      if (!v) continue;
+      assigned.add(v.id);
+      const key = `${a.visit}|${a.item}`;
+      cell.set(key, [...(cell.get(key) ?? []), v]);
+    }
+
+    const head = html`<tr><th scope="col">Item</th>${visits.map((v) => html`<th scope="col" id="visit-${v.visit}" data-testid="visit-${v.visit}">
+      <span class="visit-code">${v.visit}</span>
+      ${v.target ? html`<span class="visit-date">target ${v.target}</span><span class="visit-window">window ${v.windowStart} – ${v.windowEnd}</span>` : ''}
+      ${v.status ? badge(v.status, VISIT_STATUS_LABEL[v.status] ?? v.status) : ''}</th>`)}</tr>`;
+    const rows = items.map((i) => html`<tr><th scope="row">${i.form}.${i.item}${i.unit ? html` <span class="muted">(${i.unit})</span>` : ''}</th>
+      ${visits.map((v) => {
+        const vs = cell.get(`${v.visit}|${i.item}`) ?? [];
+        return html`<td data-testid="cell-${v.visit}-${i.item}">${vs.length ? vs.map((x) => valueButton(x)) : html`<span class="muted" aria-label="no value">—</span>`}</td>`;
+      })}</tr>`);
+    const doses: { visit: string; status: string; dose: number | null; unit: string | null; source: string | null }[] = report?.doses ?? [];
+    const doseRow = doses.length
+      ? html`<tr class="dose-row"><th scope="row">Study drug</th>${visits.map((v) => {
+        const d = doses.find((x) => x.visit === v.visit);
+        return html`<td data-testid="dose-${v.visit}">${d ? html`${badge(d.status)}${d.dose !== null ? html` <span>${d.dose} ${d.unit ?? ''}</span>` : ''}${d.source ? html`<span class="muted src">${d.source}</span>` : ''}` : ''}</td>`;
+      })}</tr>`
+      : '';
+    const scores: { name: string; visit: string; value: number; class: string | null }[] = report?.scores ?? [];
+    const scoreNames = [...new Set(scores.map((s) => s.name))];
+    const scoreRows = scoreNames.map((name) => html`<tr class="score-row"><th scope="row">${name}</th>${visits.map((v) => {
+      const s = scores.find((x) => x.name === name && x.visit === v.visit);
+      return html`<td data-testid="score-${v.visit}-${name}">${s ? html`${s.value}${s.class ? html` <span class="muted">${s.class}</span>` : ''}` : ''}</td>`;
+    })}</tr>`);
+    const sigRow = html`<tr class="sig-row"><th scope="row">Signature</th>${visits.map((v) => signatureCell(v.visit, sigs.get(v.visit), tz))}</tr>`;
+    const actionRow = mayReview || maySign
+      ? html`<tr class="action-row"><th scope="row">Actions</th>${visits.map((v) => html`<td>
+        ${mayReview ? html`<button type="button" data-action="accept-visit" data-visit="${v.visit}" data-testid="accept-visit-${v.visit}">Accept visit ${v.visit}</button>` : ''}
+        ${maySign ? html`<button type="button" data-action="sign-visit" data-visit="${v.visit}" data-testid="sign-visit-${v.visit}">Sign visit ${v.visit}</button>` : ''}</td>`)}</tr>`
+      : '';
+    const others = view.values.filter((v) => !assigned.has(v.id));
+    const otherTable = others.length
+      ? html`<section aria-labelledby="others-h"><h2 id="others-h">Values not counted for a visit</h2>
+        <p class="muted">Unscheduled, outside every window, not selected, superseded or rejected values.</p>
+        <table class="list"><thead><tr><th scope="col">Item</th><th scope="col">Value</th><th scope="col">Effective (site time)</th><th scope="col">Source</th></tr></thead><tbody>
+        ${others.map((v) => html`<tr data-testid="other-value-${v.id}"><th scope="row">${v.form}.${v.item}</th><td>${valueButton(v)}</td><td>${localTime(v.effective, tz)}</td><td>${v.source}</td></tr>`)}
+        </tbody></table></section>`
+      : '';
+    const flagList = flags.length
+      ? html`<ul class="flags">${flags.map((f) => html`<li data-testid="subject-flag-${f.id}">${badge(f.severity)} <strong>${f.code}</strong>${f.visit ? html` (${f.visit})` : ''}: ${f.message}</li>`)}</ul>`
+      : html`<p>No open flags.</p>`;
+    const wholeSig = sigs.get('');
+    const body = html`<div id="subject" data-trial="${k.trial}" data-site="${k.site}" data-subject="${k.subject}" data-live="subject">
+      <p class="live-notice" data-testid="live-notice" role="status" hidden>Updated</p>
+      <dl class="facts">
+        <div><dt>Trial</dt><dd>${k.trial}</dd></div><div><dt>Site</dt><dd>${k.site} <span class="muted">(${tz})</span></dd></div>
+        <div><dt>Arm</dt><dd>${view.enrollment.arm ?? '—'}</dd></div><div><dt>Enrollment status</dt><dd>${view.enrollment.status}</dd></div>
+        <div><dt>Day 0</dt><dd>${report?.day0 ?? '—'}</dd></div>
+        <div><dt>Eligibility</dt><dd>${report ? badge(report.eligibility.overall) : html`<span class="muted">not evaluated</span>`}</dd></div>
+        <div><dt>Evaluated</dt><dd>${localTime(view.evaluatedAt, tz)}</dd></div>
+        ${wholeSig ? html`<div><dt>Whole CRF</dt><dd data-testid="signature-crf">${wholeSig.status === 'valid' ? 'signed' : 'signature voided, sign again'}</dd></div>` : ''}
+      </dl>
+      <p class="links"><a href="${subjectHref(k, '/eligibility')}">Eligibility checklist</a> · <a href="${subjectHref(k, '/audit')}">Audit trail</a></p>
+      <section aria-labelledby="grid-h"><h2 id="grid-h">Visits and CRF values</h2>
+        <div class="scroll" tabindex="0" role="region" aria-labelledby="grid-h">
+        <table class="grid" data-testid="visit-grid"><caption>CRF items by visit</caption>
+          <thead>${head}</thead><tbody>${rows}${doseRow}${scoreRows}${sigRow}${actionRow}</tbody></table></div>
+        <p class="action-msg" role="status"></p>
+      </section>
+      ${otherTable}
+      <section aria-labelledby="flags-h"><h2 id="flags-h">Open flags</h2>${flagList}</section>
+      ${valuePanel(mayReview)}
+    </div>`;
+    res.type('html').send(shell(req, `Subject ${k.subject}`, '/ui/subjects', body));
+  };
+}

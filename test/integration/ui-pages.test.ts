@@ -1,0 +1,288 @@
+/**
+ * Workbench pages, server side, on the real stack: each page answers HTML with
+ * the expected content for a permitted user, nothing outside a user's trials
+ * and sites shows, untrusted text is rendered inert, and /ui/events streams a
+ * subject event when new data arrive. Fixture: p-missed-partial-short-interval
+ * (NCT05985863, three subjects with screening INR and infusions) sent as site-a.
+ */
+import { FIXTURES_DIR, listFixtures, sendBundle } from '../../scripts/fixtures-lib';
+import { sha256Hex } from '../../src/http';
+import { SITE_TOKENS, startStack, type TestStack, USER_TOKENS } from '../helpers/stack';
+
+const BEA = 'token-bea-site-b-0123456789';
+const MONA = 'token-mona-monitor-0123456789';
+const TRIAL = 'NCT05985863';
+const SUBJ = 'p-missed-partial-short-interval-a';
+const EVIL = '<script>alert(1)</script>';
+let stack: TestStack;
+
+beforeAll(async () => {
+  const users = [
+    { id: 'ada', role: 'admin', tokenSha256: sha256Hex(USER_TOKENS.admin) },
+    { id: 'dora', role: 'data-manager', tokenSha256: sha256Hex(USER_TOKENS.dm), name: 'Dora Data' },
+    { id: 'ivan', role: 'investigator', tokenSha256: sha256Hex(USER_TOKENS.inv), name: 'Ivan Inv' },
+    { id: 'bea', role: 'data-manager', tokenSha256: sha256Hex(BEA), sites: ['site-b'] },
+    { id: 'mona', role: 'monitor', tokenSha256: sha256Hex(MONA) },
+  ];
+  stack = await startStack('ui-pages', { TRIALBRIDGE_USERS: JSON.stringify(users) });
+  const fixture = listFixtures(FIXTURES_DIR).find((c) => c.name === 'p-missed-partial-short-interval')!;
+  for (const input of fixture.inputs) await sendBundle(stack.url, SITE_TOKENS['site-a'], input.body);
+  // A subject at site-b, and one whose subject number is markup (an EHR may send anything).
+  await sendBundle(stack.url, SITE_TOKENS['site-b'], subjectBundle('b1', 'ui-site-b-subject'));
+  await sendBundle(stack.url, SITE_TOKENS['site-a'], subjectBundle('evil', EVIL));
+  await stack.evaluated();
+}, 90_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function subjectBundle(key: string, subject: string) {
+  return {
+    resourceType: 'Bundle', type: 'batch',
+    entry: [
+      { resource: { resourceType: 'Patient', id: `ui-pat-${key}`, identifier: [{ system: 'urn:oid:2.16.840.1.113883.2.4.6.3', value: `MRN-ui-${key}` }], gender: 'female', birthDate: '1970-01-01' }, request: { method: 'PUT', url: `Patient/ui-pat-${key}` } },
+      {
+        resource: {
+          resourceType: 'ResearchSubject', id: `ui-rs-${key}`, status: 'screening', identifier: [{ system: 'urn:trialbridge:subject', value: subject }],
+          individual: { reference: `Patient/ui-pat-${key}` }, period: { start: '2024-03-01' }, study: { identifier: { system: 'https://clinicaltrials.gov', value: TRIAL } }, assignedArm: 'MSC',
+        },
+        request: { method: 'PUT', url: `ResearchSubject/ui-rs-${key}` },
+      },
+    ],
+  };
+}
+
+async function page(path: string, token: string = USER_TOKENS.dm): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(`${stack.url}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/html' }, redirect: 'manual' });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+const subjectPath = (subject: string, site = 'site-a', tail = '') => `/ui/subjects/${TRIAL}/${site}/${encodeURIComponent(subject)}${tail}`;
+
+test('a browser without a session is sent to sign in, with the page to come back to', async () => {
+  const res = await fetch(`${stack.url}/ui/subjects?trial=${TRIAL}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+  expect(res.status).toBe(302);
+  expect(res.headers.get('location')).toBe(`/ui/login?return_to=${encodeURIComponent(`/ui/subjects?trial=${TRIAL}`)}`);
+  const script = await fetch(`${stack.url}/ui/subjects`, { headers: { accept: 'application/json' } });
+  expect(script.status).toBe(401);
+});
+
+test('static files are served without sign-in, pages link them and carry no inline script or style', async () => {
+  const js = await fetch(`${stack.url}/ui/static/app.js`);
+  expect(js.status).toBe(200);
+  expect(js.headers.get('content-type')).toMatch(/javascript/);
+  const css = await fetch(`${stack.url}/ui/static/app.css`);
+  expect(css.status).toBe(200);
+  const r = await page('/ui/');
+  expect(r.text).toContain('<script src="/ui/static/app.js" defer></script>');
+  expect(r.text).not.toMatch(/<script>(?!alert)|<style|\sstyle=|\son[a-z]+=/i);
+});
+
+test('overview: per trial, subjects by status, eligibility, open flags by code, review backlog, last data per site', async () => {
+  const r = await page('/ui/');
+  expect(r.status).toBe(200);
+  expect(r.headers.get('content-type')).toMatch(/text\/html/);
+  expect(r.headers.get('cache-control')).toBe('no-store');
+  expect(r.text).toContain('<h1>Trial overview</h1>');
+  expect(r.text).toMatch(new RegExp(`<h2 id="trial-${TRIAL}">${TRIAL}</h2>`));
+  // Three fixture subjects on study; two screening (site-b and the markup one).
+  expect(r.text).toContain('data-testid="status-on-study">3<');
+  expect(r.text).toContain('data-testid="status-screening">2<');
+  expect(r.text).toMatch(/data-testid="eligibility-needs-review">\d+</);
+  expect(r.text).toContain('>visit-missed</a>');
+  expect(r.text).toContain('>dose-partial</a>');
+  expect(r.text).toContain('data-testid="unreviewed-values">3<');
+  expect(r.text).toMatch(/<th scope="row">site-a<\/th><td>4<\/td><td><time datetime="[^"]+"[^>]*>\d{4}-\d{2}-\d{2} \d{2}:\d{2} \(UTC\+08:00\)<\/time>/);
+  // Navigation by role: a data manager has the review queue, a monitor does not.
+  expect(r.text).toContain('href="/ui/review"');
+  expect((await page('/ui/', MONA)).text).not.toContain('href="/ui/review"');
+});
+
+test('subjects: list with counts, filters, search and paging', async () => {
+  const all = await page(`/ui/subjects?trial=${TRIAL}`);
+  expect(all.status).toBe(200);
+  expect(all.text).toContain(`data-testid="subject-row-${SUBJ}"`);
+  expect(all.text).toContain(`href="${subjectPath(SUBJ)}"`);
+  expect(all.text).toContain('Page 1 of 1 (5 subjects)');
+  const onStudy = await page(`/ui/subjects?status=on-study`);
+  expect(onStudy.text).toContain('(3 subjects)');
+  expect(onStudy.text).not.toContain('ui-site-b-subject');
+  const site = await page('/ui/subjects?site=site-b');
+  expect(site.text).toContain('data-testid="subject-row-ui-site-b-subject"');
+  expect(site.text).toContain('(1 subjects)');
+  const search = await page('/ui/subjects?q=p-missed-partial-short-interval-b');
+  expect(search.text).toContain('(1 subjects)');
+  // LIKE wildcards are matched literally.
+  expect((await page('/ui/subjects?q=%25')).text).toContain('(0 subjects)');
+  const flagged = await page('/ui/subjects?flags=1');
+  expect(flagged.text).toContain(`subject-row-${SUBJ}`);
+  const label = /<label for="f-q">Subject number<\/label><input type="search" id="f-q" name="q"/;
+  expect(all.text).toMatch(label);
+});
+
+test('subject page: visit × item grid with windows and statuses, doses, signatures, role actions, value panel', async () => {
+  const r = await page(subjectPath(SUBJ));
+  expect(r.status).toBe(200);
+  expect(r.text).toContain(`<h1>Subject ${SUBJ}</h1>`);
+  // Visit columns with target date, window and status.
+  expect(r.text).toMatch(/data-testid="visit-W1">[\s\S]*?target 2024-03-11[\s\S]*?window 2024-03-09 – 2024-03-13[\s\S]*?badge-in-window">in window</);
+  expect(r.text).toMatch(/data-testid="visit-W2">[\s\S]*?badge-missed">missed</);
+  // The screening INR in its cell, as a button that opens the panel, with its review status.
+  const cell = /<td data-testid="cell-SCR-INR"><button type="button" class="cell-value" data-value-id="(\d+)"[\s\S]*?<span class="v">1.8<\/span> <span class="u">\{INR\}<\/span> <span class="badge badge-auto">auto<\/span><\/button><\/td>/.exec(r.text);
+  expect(cell).not.toBeNull();
+  expect(r.text).toContain('data-testid="cell-W1-TBIL"');
+  expect(r.text).toMatch(/data-testid="dose-W1"><span class="badge badge-partial">partial<\/span>/);
+  expect(r.text).toContain('data-testid="signature-W1" data-status="none"');
+  expect(r.text).toContain('data-testid="value-panel"');
+  // A data manager reviews; an investigator signs.
+  expect(r.text).toContain('data-testid="accept-visit-W1">Accept visit W1</button>');
+  expect(r.text).toContain('data-testid="accept-btn"');
+  expect(r.text).not.toContain('data-testid="sign-visit-W1"');
+  const inv = await page(subjectPath(SUBJ), USER_TOKENS.inv);
+  expect(inv.text).toContain('data-testid="sign-visit-W1">Sign visit W1</button>');
+  expect(inv.text).not.toContain('data-testid="accept-btn"');
+  const mon = await page(subjectPath(SUBJ), MONA);
+  expect(mon.status).toBe(200);
+  expect(mon.text).not.toMatch(/accept-visit-|sign-visit-/);
+  expect(r.text).toContain(`href="${subjectPath(SUBJ, 'site-a', '/eligibility')}"`);
+  expect(r.text).toContain(`href="${subjectPath(SUBJ, 'site-a', '/audit')}"`);
+  expect(r.text).toContain('data-testid="live-notice"');
+});
+
+test('a user scoped to site-b gets 403 for a site-a subject and never sees it listed; unknown subjects are 404', async () => {
+  const r = await page(subjectPath(SUBJ), BEA);
+  expect(r.status).toBe(403);
+  expect(r.text).not.toContain('1.8');
+  expect((await page(subjectPath(SUBJ, 'site-a', '/eligibility'), BEA)).status).toBe(403);
+  expect((await page(subjectPath(SUBJ, 'site-a', '/audit'), BEA)).status).toBe(403);
+  const list = await page('/ui/subjects', BEA);
+  expect(list.status).toBe(200);
+  expect(list.text).not.toContain(SUBJ);
+  expect(list.text).toContain('ui-site-b-subject');
+  const ov = await page('/ui/', BEA);
+  expect(ov.text).toContain('data-testid="status-screening">1<');
+  expect(ov.text).not.toContain('<th scope="row">site-a</th>');
+  const flags = await page('/ui/flags', BEA);
+  expect(flags.text).not.toContain(SUBJ);
+  expect((await page(subjectPath('no-such-subject'))).status).toBe(404);
+  // The subject exists at site-a, not at site-b: no leak through the site in the path.
+  expect((await page(subjectPath(SUBJ, 'site-b'))).status).toBe(404);
+});
+
+test('markup in EHR data and in the query is rendered inert', async () => {
+  const list = await page(`/ui/subjects?q=${encodeURIComponent('<script>')}`);
+  expect(list.text).not.toContain('<script>alert');
+  expect(list.text).toContain('value="&lt;script&gt;"');
+  const all = await page('/ui/subjects');
+  expect(all.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  expect(all.text).not.toContain(EVIL);
+  const subj = await page(subjectPath(EVIL));
+  expect(subj.status).toBe(200);
+  expect(subj.text).toContain('<h1>Subject &lt;script&gt;alert(1)&lt;/script&gt;</h1>');
+  expect(subj.text).not.toContain(EVIL);
+});
+
+test('eligibility checklist: every criterion with verdict, reason and text; answer forms for investigators on judgement criteria', async () => {
+  const r = await page(subjectPath(SUBJ, 'site-a', '/eligibility'), USER_TOKENS.inv);
+  expect(r.status).toBe(200);
+  expect(r.text).toContain('<h2 id="inclusion-h">Inclusion criteria</h2>');
+  expect(r.text).toMatch(/data-testid="criterion-I1"[\s\S]*?Age 18-70 years[\s\S]*?data-testid="verdict" class="verdict"><span class="badge badge-met">met<\/span>[\s\S]*?age 52 completed years/);
+  expect(r.text).toMatch(/data-testid="criterion-I3"[\s\S]*?badge-unknown">unknown[\s\S]*?<form data-action="answer" data-criterion="I3"[\s\S]*?<label for="c-I3-met">Met<\/label>/);
+  // Computed criteria have no answer form; data managers answer nothing.
+  expect(r.text).not.toContain('data-criterion="I1" class="answer-form"');
+  expect(r.text).not.toMatch(/<form data-action="answer" data-criterion="I1"/);
+  const dm = await page(subjectPath(SUBJ, 'site-a', '/eligibility'));
+  expect(dm.text).not.toContain('data-action="answer"');
+  expect(dm.text).toContain('data-testid="criterion-E14"');
+});
+
+test('review queue: data managers only; lists open review items', async () => {
+  const r = await page('/ui/review');
+  expect(r.status).toBe(200);
+  expect(r.text).toContain('<h2 id="items-h">Open review items</h2>');
+  expect(r.text).toContain('<h2 id="pending-h">Values pending re-review</h2>');
+  expect((await page('/ui/review', MONA)).status).toBe(403);
+  expect((await page('/ui/review', USER_TOKENS.inv)).status).toBe(403);
+});
+
+test('flag inbox: open flags by severity and age, filters, actions for those who may act', async () => {
+  const r = await page(`/ui/flags?trial=${TRIAL}&code=visit-missed`);
+  expect(r.status).toBe(200);
+  const ids = [...r.text.matchAll(/data-testid="flag-row-(\d+)"/g)].map((m) => m[1]);
+  expect(ids.length).toBeGreaterThan(0);
+  expect(r.text).not.toContain('<td>dose-partial</td>');
+  expect(r.text).toContain(`Acknowledge flag ${ids[0]}</button>`);
+  const all = await page('/ui/flags');
+  // Warnings before infos (eligibility-needs-review is info).
+  expect(all.text.indexOf('badge-warning')).toBeLessThan(all.text.indexOf('badge-info">info'));
+  const mon = await page('/ui/flags', MONA);
+  expect(mon.text).toContain('data-testid="flag-row-');
+  expect(mon.text).not.toContain('Acknowledge flag');
+});
+
+test('audit trail: rows with UTC and site-local time, and the CSV link', async () => {
+  const r = await page(subjectPath(SUBJ, 'site-a', '/audit'));
+  expect(r.status).toBe(200);
+  expect(r.text).toContain(`href="/api/audit?trial=${TRIAL}&amp;site=site-a&amp;subject=${SUBJ}&amp;format=csv"`);
+  expect(r.text).toMatch(/<td><time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z<\/time><\/td><td>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00<\/td>/);
+  expect(r.text).toContain('<td>system</td><td>insert</td>');
+  expect(r.text).toContain('crf_value');
+});
+
+/** Reads an SSE stream until `want` matches a data line or the time runs out. */
+async function readEvents(token: string, until: (events: any[]) => boolean, act: () => Promise<void>, ms = 20_000): Promise<{ events: any[]; raw: string }> {
+  const ctl = new AbortController();
+  const res = await fetch(`${stack.url}/ui/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: ctl.signal });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let raw = '';
+  const events: any[] = [];
+  const deadline = Date.now() + ms;
+  const first = await reader.read();
+  raw += dec.decode(first.value);
+  await act();
+  try {
+    while (Date.now() < deadline && !until(events)) {
+      const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), deadline - Date.now()))]);
+      if (!chunk || chunk.done) break;
+      raw += dec.decode(chunk.value);
+      events.length = 0;
+      for (const m of raw.matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(m[1]));
+    }
+  } finally {
+    ctl.abort();
+  }
+  return { events, raw };
+}
+
+test('live updates: a subject event after new data, scoped to the reader, keys only', async () => {
+  const obs = {
+    resourceType: 'Observation', id: 'ui-live-tbil', status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: '1975-2' }] }, subject: { reference: 'Patient/p-missed-partial-short-interval-pat-a' },
+    effectiveDateTime: '2024-03-11T08:00:00+08:00', valueQuantity: { value: 5.2, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+  };
+  const bea = fetch(`${stack.url}/ui/events`, { headers: { authorization: `Bearer ${BEA}` } });
+  const isMine = (e: any) => e.type === 'subject' && e.subject === SUBJ && e.site === 'site-a' && e.trial === TRIAL;
+  const { events, raw } = await readEvents(USER_TOKENS.dm, (es) => es.some(isMine), async () => {
+    const put = await stack.fhir('PUT', '/Observation/ui-live-tbil', obs);
+    expect(put.status).toBeLessThan(300);
+  });
+  expect(raw).toContain(': connected');
+  const e = events.find(isMine);
+  expect(e).toEqual({ type: 'subject', trial: TRIAL, site: 'site-a', subject: SUBJ });
+  expect(raw).not.toContain('5.2');
+  // The site-b data manager's stream got nothing about site-a.
+  const b = await bea;
+  const reader = b.body!.getReader();
+  const got = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), 1500))]);
+  const text = got && !got.done ? new TextDecoder().decode(got.value) : '';
+  await reader.cancel();
+  expect(text).not.toContain(SUBJ);
+  // The page shows the new value in its visit cell once evaluated.
+  await stack.evaluated();
+  const r = await page(subjectPath(SUBJ));
+  expect(r.text).toMatch(/data-testid="cell-W1-TBIL"><button[^>]*>\s*<span class="v">5.2<\/span>/);
+}, 40_000);
