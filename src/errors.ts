@@ -36,6 +36,8 @@ export const ERROR_CATALOGUE = {
   'invalid-notification': { status: 400, issue: 'invalid', text: 'The subscription notification cannot be processed; it is kept for inspection' },
   'site-not-connected': { status: 422, issue: 'not-supported', text: 'This site has no FHIR server configured, so the notification cannot be resolved' },
   'invalid-query': { status: 400, issue: 'invalid', text: 'A query parameter is invalid' },
+  'invalid-review': { status: 400, issue: 'invalid', text: 'The review request is invalid (the expression names the field)' },
+  'review-conflict': { status: 409, issue: 'conflict', text: 'The CRF value or review item is not in a state that allows this action' },
   'invalid-clinical-request': { status: 400, issue: 'invalid', text: 'The answer, signature or flag request is invalid (the expression names the field)' },
   'unknown-criterion': { status: 400, issue: 'value', text: 'The trial has no eligibility criterion of that id' },
   'criterion-not-answerable': { status: 400, issue: 'business-rule', text: 'The criterion is lab-computable: data decide it, not an answer' },

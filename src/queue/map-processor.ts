@@ -15,7 +15,7 @@ import { metrics } from '../metrics';
 import { isTransientDbError, type Db } from '../store/db';
 import { claimInbound, newerVersionExists, releaseUnmatched, setInboundStates, type InboundRow, type InboundState } from '../store/inbound';
 import { enrollmentsByPatient, patientIdByIdentifier, remapMovedEnrollment, upsertEnrollment, upsertPatient, lockPatients, type Enrollment, type Identifier } from '../store/enrollment';
-import { insertReviewItems, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
+import { insertReviewItems, markRereviews, supersedeOlderVersions, upsertCrfValues, type NewCrfValue, type NewReviewItem } from '../store/crf';
 import { parseResearchSubject } from '../protocol/research-subject';
 import { researchStudyId, studyIdentifiers, trialNamer, trialOfStudy, type StudyAliases, type TrialNamer } from '../protocol/study-ref';
 import { claimSubject, patientsInTrials, releaseStudyWaiters, storedStudies, upsertResearchStudy, type StoredStudy } from '../store/studies';
@@ -110,6 +110,8 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     // After the upsert, so an older version in this same batch is superseded too.
     // A newer version (including one now entered-in-error) replaces the CRF values of the older ones.
     await supersedeOlderVersions(tx, current);
+    // A person's decision about an older version stands until a person reviews the new one (README "Review API").
+    await markRereviews(tx, current);
     await insertReviewItems(tx, batch.reviews);
     await countUnmapped(tx, batch.unmapped);
     await setInboundStates(tx, batch.states);

@@ -248,17 +248,42 @@ export interface InboundSummary {
 }
 
 /** Lists rows by state without bodies (no PHI in listings). Keyset pagination on id. */
-export async function listInbound(db: Db, q: { state?: InboundState; site?: string; afterId?: number; limit: number }): Promise<InboundSummary[]> {
+/**
+ * Which inbound rows a reader may list: `all`, or the (trial, site) pairs of
+ * their grants. An inbound row has a site but no trial of its own; it belongs
+ * to a trial through the enrollment of its patient (or, for a ResearchSubject,
+ * its own enrollment), so a reader of one trial does not see another trial's
+ * traffic at a shared site (README "Review API": scope).
+ */
+export interface InboundScope {
+  readonly all: boolean;
+  readonly pairs: readonly { readonly trial: string; readonly site: string }[];
+}
+
+export async function listInbound(db: Db, q: { state?: InboundState; site?: string; afterId?: number; limit: number; scope?: InboundScope }): Promise<InboundSummary[]> {
+  const params: unknown[] = [q.state ?? null, q.site ?? null, q.afterId ?? 0, q.limit];
+  let scope = 'TRUE';
+  if (q.scope && !q.scope.all) {
+    params.push(q.scope.pairs.map((x) => x.trial), q.scope.pairs.map((x) => x.site));
+    scope = `EXISTS (SELECT 1 FROM unnest($5::text[], $6::text[]) AS g(trial, site) WHERE (g.site = '*' OR g.site = i.site) AND (g.trial = '*'
+      OR EXISTS (SELECT 1 FROM enrollments e WHERE e.site = i.site AND e.trial = g.trial AND (e.inbound_id = i.id OR (i.patient_id IS NOT NULL AND e.patient_id = i.patient_id)))))`;
+  }
   const r = await db.query<{ id: number; site: string; resource_type: string; resource_id: string; version: string; state: InboundState; attempts: number; last_error: string | null; received_at: Date; updated_at: Date }>(
-    `SELECT id, site, resource_type, resource_id, version, state, attempts, last_error, received_at, updated_at FROM inbound
-     WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR site = $2) AND id > $3
+    `SELECT id, site, resource_type, resource_id, version, state, attempts, last_error, received_at, updated_at FROM inbound i
+     WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR site = $2) AND id > $3 AND ${scope}
      ORDER BY id LIMIT $4`,
-    [q.state ?? null, q.site ?? null, q.afterId ?? 0, q.limit],
+    params,
   );
   return r.rows.map((x) => ({
     id: Number(x.id), site: x.site, resourceType: x.resource_type, resourceId: x.resource_id, version: x.version, state: x.state,
     attempts: x.attempts, lastError: x.last_error, receivedAt: new Date(x.received_at).toISOString(), updatedAt: new Date(x.updated_at).toISOString(),
   }));
+}
+
+/** The stored body and context of one inbound row (a person resolving a review item reads its source). */
+export async function inboundBody(db: Db, id: number): Promise<{ body: Record<string, unknown>; context: Record<string, unknown> | null } | null> {
+  const r = await db.query<{ body: Record<string, unknown>; context: Record<string, unknown> | null }>('SELECT body, context FROM inbound WHERE id = $1', [id]);
+  return r.rows[0] ?? null;
 }
 
 /** Rows left in 'received' for longer than `olderThanMs` (Redis was down when they arrived). */
