@@ -14,7 +14,8 @@ import type { EvaluateJobData, EvaluateQueue } from './queue/evaluate-subject';
 import { fhirRouter } from './ingest/routes';
 import { apiRouter } from './api/routes';
 import { uiRouter } from './ui';
-import { errorMiddleware } from './http';
+import { errorMiddleware, requireUser, securityHeaders, sessionMiddleware } from './http';
+import { signinRouter } from './ui/signin';
 import { AppError } from './errors';
 import { registry } from './metrics';
 import type { TrialSet } from './protocol/trials';
@@ -66,7 +67,15 @@ export function createApp(deps: AppDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use('/fhir', fhirRouter(deps.config, { db: deps.db, mapQueue: deps.mapQueue, log: deps.log, siteQueue: deps.siteQueue }));
+  // Browser-facing edges: security headers, then the session cookie (README "Sign-in"); /fhir uses neither.
+  app.use(['/ui', '/api'], securityHeaders(deps.config), sessionMiddleware(deps.config, deps.db));
+  // Who am I: the principal as the server sees it (session or bearer), for the workbench and scripts.
+  app.get('/api/me', requireUser(deps.config.users, deps.config.sites, undefined, deps.config), (req, res) => {
+    const p = req.principal!;
+    res.json({ id: p.id, name: p.name, grants: p.grants, via: p.via });
+  });
   app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, evaluateQueue: deps.evaluateQueue, evaluateNow: deps.evaluateNow }));
+  app.use('/ui', signinRouter(deps));
   app.use('/ui', uiRouter(deps));
   app.get('/', (_req, res) => res.redirect(302, '/ui/'));
   app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));

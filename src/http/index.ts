@@ -10,3 +10,4 @@ export * from './content';
 export * from './scope';
 export * from './session';
 export * from './security';
+export * from './oidc';

@@ -150,14 +150,14 @@ export async function saveLoginState(db: Db, s: LoginState): Promise<void> {
 }
 
 /** Removes and returns the pending request for a state digest (single use), or null when unknown or older than its life. */
-export async function takeLoginState(db: Db, stateSha256: string): Promise<LoginState | null> {
-  const r = await db.query<{ state_sha256: string; browser_sha256: string; code_verifier: string; nonce: string; return_to: string; purpose: 'login' | 'reauth'; session_id: string | null; fresh: boolean }>(
+export async function takeLoginState(db: Db, stateSha256: string): Promise<(LoginState & { createdAt: Date }) | null> {
+  const r = await db.query<{ state_sha256: string; browser_sha256: string; code_verifier: string; nonce: string; return_to: string; purpose: 'login' | 'reauth'; session_id: string | null; created_at: Date; fresh: boolean }>(
     `DELETE FROM login_states WHERE state_sha256 = $1
-     RETURNING state_sha256, browser_sha256, code_verifier, nonce, return_to, purpose, session_id,
+     RETURNING state_sha256, browser_sha256, code_verifier, nonce, return_to, purpose, session_id, created_at,
        created_at >= now() - make_interval(secs => $2::float8 / 1000) AS fresh`,
     [stateSha256, LOGIN_STATE_TTL_MS],
   );
   const x = r.rows[0];
   if (!x || !x.fresh) return null;
-  return { stateSha256: x.state_sha256, browserSha256: x.browser_sha256, codeVerifier: x.code_verifier, nonce: x.nonce, returnTo: x.return_to, purpose: x.purpose, sessionId: x.session_id };
+  return { stateSha256: x.state_sha256, browserSha256: x.browser_sha256, codeVerifier: x.code_verifier, nonce: x.nonce, returnTo: x.return_to, purpose: x.purpose, sessionId: x.session_id, createdAt: new Date(x.created_at) };
 }
