@@ -86,7 +86,8 @@ export function scopeSql(p: Principal, params: unknown[], alias = '', action: Ac
   params.push(s.pairs.map((x) => x.trial), s.pairs.map((x) => x.site));
   const t = params.length - 1;
   const si = params.length;
-  return `EXISTS (SELECT 1 FROM unnest($${t}::text[], $${si}::text[]) AS g(trial, site) WHERE (g.trial = '*' OR g.trial = ${a}trial) AND (g.site = '*' OR g.site = ${a}site))`;
+  // The grant columns are named apart from the row's, so an unqualified `trial`/`site` (no alias) names the row's column, not the grant's.
+  return `EXISTS (SELECT 1 FROM unnest($${t}::text[], $${si}::text[]) AS g(grant_trial, grant_site) WHERE (g.grant_trial = '*' OR g.grant_trial = ${a}trial) AND (g.grant_site = '*' OR g.grant_site = ${a}site))`;
 }
 
 /** Roles `p` holds anywhere (for menus: which pages to show). */
