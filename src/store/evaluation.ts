@@ -94,7 +94,8 @@ export async function saveReport(db: Db, k: SubjectKey, report: unknown, assignm
  * Stores the flags of one evaluation: new causes raised, causes gone resolved,
  * unchanged ones left alone. A cause a person resolved is not raised again
  * while its evidence is what they saw (its latest row is person-resolved with
- * the same evidence hash): their decision stands until the data change.
+ * the same evidence hash): their decision stands until the data change, or
+ * until the cause goes away (a later return is raised as new).
  */
 export async function saveFlags(db: Db, k: SubjectKey, flags: readonly FlagInput[]): Promise<{ raised: number; resolved: number }> {
   const merged = mergeFlagsByKey(flags);
@@ -102,6 +103,12 @@ export async function saveFlags(db: Db, k: SubjectKey, flags: readonly FlagInput
   const resolved = await db.query(
     `UPDATE flags SET status = 'resolved', resolved_at = now()
      WHERE trial = $1 AND subject = $2 AND site = $3 AND status = 'open' AND NOT (key = ANY($4::text[]))`,
+    [k.trial, k.subject, k.site, keys],
+  );
+  // A cause gone since a person resolved it: their decision lapses, so a later return is a new occurrence.
+  await db.query(
+    `UPDATE flags SET resolved_evidence_hash = NULL
+     WHERE trial = $1 AND subject = $2 AND site = $3 AND status = 'resolved' AND resolved_evidence_hash IS NOT NULL AND NOT (key = ANY($4::text[]))`,
     [k.trial, k.subject, k.site, keys],
   );
   const decided = await db.query<{ key: string; resolved_evidence_hash: string }>(
