@@ -64,7 +64,8 @@ export class LiveHub {
     };
     listener.heartbeat.unref();
     this.listeners.add(listener);
-    req.on('close', () => this.drop(listener));
+    // The response's close, not the request's: an IncomingMessage closes once its (empty) body is read.
+    res.on('close', () => this.drop(listener));
     this.start();
   }
 

@@ -5,6 +5,7 @@
  * subject event when new data arrive. Fixture: p-missed-partial-short-interval
  * (NCT05985863, three subjects with screening INR and infusions) sent as site-a.
  */
+import http from 'node:http';
 import { FIXTURES_DIR, listFixtures, sendBundle } from '../../scripts/fixtures-lib';
 import { sha256Hex } from '../../src/http';
 import { SITE_TOKENS, startStack, type TestStack, USER_TOKENS } from '../helpers/stack';
@@ -229,32 +230,32 @@ test('audit trail: rows with UTC and site-local time, and the CSV link', async (
   expect(r.text).toContain('crf_value');
 });
 
-/** Reads an SSE stream until `want` matches a data line or the time runs out. */
-async function readEvents(token: string, until: (events: any[]) => boolean, act: () => Promise<void>, ms = 20_000): Promise<{ events: any[]; raw: string }> {
-  const ctl = new AbortController();
-  const res = await fetch(`${stack.url}/ui/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: ctl.signal });
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let raw = '';
-  const events: any[] = [];
-  const deadline = Date.now() + ms;
-  const first = await reader.read();
-  raw += dec.decode(first.value);
-  await act();
-  try {
-    while (Date.now() < deadline && !until(events)) {
-      const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), deadline - Date.now()))]);
-      if (!chunk || chunk.done) break;
-      raw += dec.decode(chunk.value);
-      events.length = 0;
-      for (const m of raw.matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(m[1]));
-    }
-  } finally {
-    ctl.abort();
-  }
-  return { events, raw };
+/**
+ * An SSE stream read with node:http (destroying the request closes the socket at
+ * once; an aborted fetch leaves it to the server's shutdown).
+ */
+function openStream(token: string): Promise<{ raw: () => string; events: () => any[]; waitFor(pred: (es: any[]) => boolean, ms: number): Promise<boolean>; close(): void; status: number; type: string }> {
+  return new Promise((resolve, reject) => {
+    let raw = '';
+    const req = http.get(`${stack.url}/ui/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (raw += c));
+      const events = () => [...raw.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
+      res.once('data', () => resolve({
+        raw: () => raw, events, status: res.statusCode ?? 0, type: String(res.headers['content-type']),
+        close: () => req.destroy(),
+        async waitFor(pred, ms) {
+          const deadline = Date.now() + ms;
+          while (Date.now() < deadline) {
+            if (pred(events())) return true;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return pred(events());
+        },
+      }));
+    });
+    req.on('error', reject);
+  });
 }
 
 test('live updates: a subject event after new data, scoped to the reader, keys only', async () => {
@@ -264,23 +265,25 @@ test('live updates: a subject event after new data, scoped to the reader, keys o
     code: { coding: [{ system: 'http://loinc.org', code: '1975-2' }] }, subject: { reference: 'Patient/p-missed-partial-short-interval-pat-a' },
     effectiveDateTime: '2024-03-11T08:00:00+08:00', valueQuantity: { value: 5.2, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
   };
-  const bea = fetch(`${stack.url}/ui/events`, { headers: { authorization: `Bearer ${BEA}` } });
-  const isMine = (e: any) => e.type === 'subject' && e.subject === SUBJ && e.site === 'site-a' && e.trial === TRIAL;
-  const { events, raw } = await readEvents(USER_TOKENS.dm, (es) => es.some(isMine), async () => {
+  const mine = await openStream(USER_TOKENS.dm);
+  const bea = await openStream(BEA);
+  try {
+    expect(mine.status).toBe(200);
+    expect(mine.type).toMatch(/^text\/event-stream/);
+    expect(mine.raw()).toContain(': connected');
     const put = await stack.fhir('PUT', '/Observation/ui-live-tbil', obs);
     expect(put.status).toBeLessThan(300);
-  });
-  expect(raw).toContain(': connected');
-  const e = events.find(isMine);
-  expect(e).toEqual({ type: 'subject', trial: TRIAL, site: 'site-a', subject: SUBJ });
-  expect(raw).not.toContain('5.2');
-  // The site-b data manager's stream got nothing about site-a.
-  const b = await bea;
-  const reader = b.body!.getReader();
-  const got = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), 1500))]);
-  const text = got && !got.done ? new TextDecoder().decode(got.value) : '';
-  await reader.cancel();
-  expect(text).not.toContain(SUBJ);
+    const isMine = (e: any) => e.type === 'subject' && e.subject === SUBJ && e.site === 'site-a' && e.trial === TRIAL;
+    expect(await mine.waitFor((es) => es.some(isMine), 20_000)).toBe(true);
+    expect(mine.events().find(isMine)).toEqual({ type: 'subject', trial: TRIAL, site: 'site-a', subject: SUBJ });
+    expect(mine.raw()).not.toContain('5.2');
+    // The site-b data manager's stream got nothing about site-a.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(bea.raw()).not.toContain(SUBJ);
+  } finally {
+    mine.close();
+    bea.close();
+  }
   // The page shows the new value in its visit cell once evaluated.
   await stack.evaluated();
   const r = await page(subjectPath(SUBJ));
