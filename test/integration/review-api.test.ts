@@ -154,6 +154,27 @@ describe('a correction, its redelivery and a new source version', () => {
     expect(superseded.status).toBe(409);
     expect(superseded.body.issue[0].diagnostics).toMatch(/superseded by a newer version/);
   });
+
+  test('rejecting a value that waits for re-review keeps the reviewed one counting', async () => {
+    const v2 = await valueOf('SV-001', 'TBIL');
+    expect(v2).toMatchObject({ value: 120, status: 'accepted' });
+    const input2 = fixture('superseding-version').inputs.find((i) => i.file === 'input-2.json')!.body as any;
+    const obs = structuredClone(input2.entry[0].resource);
+    obs.valueQuantity.value = 130;
+    obs.meta = { versionId: '3', lastUpdated: '2024-03-01T12:00:00+08:00' };
+    expect((await stack.fhir('PUT', '/Observation/sv-tbil', obs)).status).toBeLessThan(300);
+    await stack.evaluated();
+    const v3 = (await crf('SV-001')).find((v) => v.source.version === '3');
+    expect(v3).toMatchObject({ value: 130, status: 'auto', pendingReview: true, rereviewOf: v2.id });
+    const res = await post(`/crf-values/${v3.id}/reject`, { reason: 'specimen-problem' });
+    expect(res.status).toBe(200);
+    expect(res.body.value).toMatchObject({ status: 'rejected', pendingReview: false });
+    expect((await stack.api(`/crf-values/${v2.id}`)).body.value.status).toBe('accepted');
+    const items = (await stack.api('/review-items?reason=source-changed-after-review&subject=SV-001')).body.rows;
+    expect(items.find((i: any) => i.version === '3')).toMatchObject({ status: 'resolved', resolutionReason: 'reject', crfValueId: v3.id });
+    const report = await stack.api('/subjects/SV-001/report?asOf=2024-03-02', USER_TOKENS.inv);
+    expect(report.body.crf.filter((c: any) => c.item === 'TBIL').map((c: any) => c.value)).toEqual([120]);
+  });
 });
 
 describe('reject, and what a body must say', () => {
