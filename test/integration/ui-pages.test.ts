@@ -289,3 +289,91 @@ test('live updates: a subject event after new data, scoped to the reader, keys o
   const r = await page(subjectPath(SUBJ));
   expect(r.text).toMatch(/data-testid="cell-W1-TBIL"><button[^>]*>\s*<span class="v">5.2<\/span>/);
 }, 40_000);
+
+async function post(path: string, body: unknown, token: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${stack.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+test('after a data manager accepts a value, the grid shows it accepted and the audit trail names who did it', async () => {
+  const before = await page(subjectPath(SUBJ));
+  const id = /data-testid="cell-SCR-INR"><button type="button" class="cell-value" data-value-id="(\d+)"/.exec(before.text)![1];
+  const acc = await post(`/api/crf-values/${id}/accept`, { note: `checked ${EVIL}` }, USER_TOKENS.dm);
+  expect(acc.status).toBe(200);
+  const after = await page(subjectPath(SUBJ));
+  expect(after.text).toMatch(new RegExp(`data-value-id="${id}"[\\s\\S]*?<span class="badge badge-accepted">accepted</span>`));
+  const audit = await page(subjectPath(SUBJ, 'site-a', '/audit'));
+  expect(audit.text).toMatch(/Dora Data <span class="muted">\(dora\)<\/span><\/td><td>data-manager<\/td><td>accept<\/td>/);
+  // The note is shown as text.
+  expect(audit.text).not.toContain(EVIL);
+});
+
+test('an answer to a judgement criterion shows on the checklist with who answered and the new verdict', async () => {
+  const res = await post(`/api/subjects/${SUBJ}/answers`, { trial: TRIAL, site: 'site-a', criterion: 'I3', answer: 'met', note: 'consent on file' }, USER_TOKENS.inv);
+  expect(res.status).toBe(200);
+  const r = await page(subjectPath(SUBJ, 'site-a', '/eligibility'), USER_TOKENS.inv);
+  expect(r.text).toMatch(/data-testid="criterion-I3"[\s\S]*?data-testid="verdict" class="verdict"><span class="badge badge-met">met<\/span>[\s\S]*?data-testid="answer">Answered <strong>met<\/strong> by Ivan Inv, <time[^>]*>[^<]*\(UTC\+08:00\)<\/time>: consent on file/);
+  expect(r.text).toMatch(/id="c-I3-met" name="answer" value="met" required checked/);
+});
+
+test('signature status per visit: valid, then void with "sign again"', async () => {
+  const ins = await stack.db.query<{ id: number }>(
+    `INSERT INTO signatures (trial, site, subject, visit, meaning, signer_id, signer_role, printed_name, value_ids, signed_values, values_hash)
+     VALUES ($1, 'site-a', $2, 'SCR', 'reviewed and approved', 'ivan', 'investigator', 'Ivan Inv', '{}', '[]', 'x') RETURNING id`,
+    [TRIAL, SUBJ],
+  );
+  const valid = await page(subjectPath(SUBJ));
+  expect(valid.text).toMatch(/data-testid="signature-SCR" data-status="valid"><span class="badge badge-valid">signed<\/span> Ivan Inv/);
+  await stack.db.query(`UPDATE signatures SET voided_at = now(), void_reason = 'values changed' WHERE id = $1`, [ins.rows[0].id]);
+  const voided = await page(subjectPath(SUBJ));
+  expect(voided.text).toMatch(/data-testid="signature-SCR" data-status="void"><span class="badge badge-void">void<\/span> Signature voided, sign again/);
+});
+
+test('review queue lists an open review item with its source resource and a resolve form over the trial CRF items', async () => {
+  const obs = {
+    resourceType: 'Observation', id: 'ui-pt-no-unit', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '5902-2' }] },
+    subject: { reference: 'Patient/p-missed-partial-short-interval-pat-a' }, effectiveDateTime: '2024-03-04T07:00:00+08:00', valueQuantity: { value: 14.2 },
+  };
+  expect((await stack.fhir('PUT', '/Observation/ui-pt-no-unit', obs)).status).toBeLessThan(300);
+  await stack.evaluated();
+  const r = await page('/ui/review');
+  const m = /data-testid="review-item-(\d+)"[\s\S]*?<td>missing-unit<\/td>[\s\S]*?<td>Observation\/ui-pt-no-unit<\/td>/.exec(r.text);
+  expect(m).not.toBeNull();
+  const id = m![1];
+  expect(r.text).toContain(`<label for="ri-${id}-item">CRF item</label>`);
+  expect(r.text).toMatch(new RegExp(`id="ri-${id}-item"[\\s\\S]*?<option value="LB.PT" data-unit="s">LB.PT \\(s\\)</option>`));
+  expect(r.text).toContain(`Resolve item ${id}</button>`);
+  expect(r.text).toContain(`Dismiss item ${id}</button>`);
+  // Not for a data manager of site-b.
+  expect((await page('/ui/review', BEA)).text).not.toContain(`review-item-${id}"`);
+  const ov = await page('/ui/');
+  expect(ov.text).toMatch(/data-testid="open-review-items">[1-9]/);
+});
+
+test('the subject list stays one fast query with 1,000 subjects', async () => {
+  const inbound = await stack.db.query<{ id: number }>('SELECT min(id) AS id FROM inbound');
+  await stack.db.query(
+    `INSERT INTO enrollments (site, research_subject_id, trial, subject, status, arm, inbound_id)
+     SELECT 'site-b', 'bulk-rs-' || g, $1, 'bulk-' || lpad(g::text, 4, '0'), CASE WHEN g % 3 = 0 THEN 'screening' ELSE 'on-study' END, 'MSC', $2
+     FROM generate_series(1, 1000) g`,
+    [TRIAL, inbound.rows[0].id],
+  );
+  await stack.db.query(
+    `INSERT INTO flags (trial, subject, site, key, code, severity, message) SELECT $1, 'bulk-' || lpad(g::text, 4, '0'), 'site-b', 'k' || g, 'visit-missed', 'warning', 'm'
+     FROM generate_series(1, 1000, 7) g`,
+    [TRIAL],
+  );
+  const flagged = await stack.db.query<{ n: number }>(`SELECT count(DISTINCT subject)::int AS n FROM flags WHERE site = 'site-b' AND status = 'open'`);
+  expect(flagged.rows[0].n).toBeGreaterThanOrEqual(143);
+  const t0 = Date.now();
+  const r = await page(`/ui/subjects?site=site-b&flags=1&page=2`);
+  const ms = Date.now() - t0;
+  expect(r.status).toBe(200);
+  expect(r.text).toContain(`Page 2 of 3 (${flagged.rows[0].n} subjects)`);
+  expect([...r.text.matchAll(/data-testid="subject-row-/g)]).toHaveLength(50);
+  expect(r.text).toContain('rel="prev"');
+  expect(ms).toBeLessThan(1500);
+  const search = await page('/ui/subjects?q=bulk-099');
+  expect(search.text).toContain('(10 subjects)');
+});
