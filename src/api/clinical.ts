@@ -73,9 +73,14 @@ function actorFor(p: Principal, action: Action, trial: string, site: string): Ac
   return { id: p.id, role: grant?.role ?? 'unknown', name: p.name };
 }
 
-/** The one enrollment of `subject` (narrowed by trial/site), or 404 / 400 when none or several. */
-async function enrollment(db: Db, subject: string, asked: { trial?: string; site?: string }): Promise<SubjectKey> {
-  const found = await enrollmentsBySubject(db, subject, asked);
+/**
+ * The one enrollment of `subject` (narrowed by trial/site) that `p` may read,
+ * or 404 / 400 when none or several. Only enrollments in scope are candidates,
+ * so a refusal never reveals another trial's or site's subject.
+ */
+async function enrollment(db: Db, p: Principal | undefined, subject: string, asked: { trial?: string; site?: string }): Promise<SubjectKey> {
+  const reader = assertCan(p, 'read');
+  const found = (await enrollmentsBySubject(db, subject, asked)).filter((e) => can(reader, 'read', e.trial, e.site));
   const distinct = [...new Map(found.map((e) => [`${e.trial}@${e.site}`, e])).values()];
   if (!distinct.length) throw new AppError('not-found', `no enrolled subject "${subject}"${asked.trial ? ` in trial ${asked.trial}` : ''}${asked.site ? ` at site ${asked.site}` : ''}`);
   if (distinct.length > 1) {
@@ -137,7 +142,7 @@ export function clinicalRoutes(_config: Config, db: Db, deps: ClinicalDeps): Rou
   const r = express.Router();
 
   r.get('/subjects/:subject/eligibility', ah(async (req, res) => {
-    const k = await enrollment(db, req.params.subject, { trial: queryText(req, 'trial'), site: queryText(req, 'site') });
+    const k = await enrollment(db, req.principal, req.params.subject, { trial: queryText(req, 'trial'), site: queryText(req, 'site') });
     assertCan(req.principal, 'read', k.trial, k.site);
     res.json(await eligibilityJson(db, deps, k));
   }));
@@ -152,7 +157,7 @@ export function clinicalRoutes(_config: Config, db: Db, deps: ClinicalDeps): Rou
     if (!(ANSWER_VALUES as readonly string[]).includes(answer)) throw new AppError('invalid-clinical-request', `answer must be one of ${ANSWER_VALUES.join(', ')}`, ['answer']);
     const note = text(b, 'note', false);
     const p = assertCan(req.principal, 'answer', trial, site);
-    const k = await enrollment(db, req.params.subject, { trial, site });
+    const k = await enrollment(db, req.principal, req.params.subject, { trial, site });
     const criterion = deps.trials.get(trial)?.eligibility.find((c) => c.id === criterionId);
     if (!criterion) throw new AppError('unknown-criterion', `trial ${trial} has no eligibility criterion "${criterionId}"`, ['criterion']);
     if (isComputable(criterion.rule)) throw new AppError('criterion-not-answerable', `${trial} ${criterion.id} is lab-computable: its data decide it`, ['criterion']);
@@ -184,7 +189,7 @@ export function clinicalRoutes(_config: Config, db: Db, deps: ClinicalDeps): Rou
     if (!(await reauthenticatedWithin(db, p, REAUTH_WINDOW_MS))) {
       throw new AppError('reauthentication-required', `re-enter your credentials (GET /ui/auth/reauth) within ${REAUTH_WINDOW_MS / 60_000} minutes before signing`);
     }
-    const k = await enrollment(db, req.params.subject, { trial, site });
+    const k = await enrollment(db, req.principal, req.params.subject, { trial, site });
     const def = deps.trials.get(trial);
     if (visit !== null && !(def?.visits.some((v) => v.code === visit) || visit === 'SCR')) {
       throw new AppError('invalid-clinical-request', `trial ${trial} defines no visit "${visit}"`, ['visit']);
@@ -203,7 +208,7 @@ export function clinicalRoutes(_config: Config, db: Db, deps: ClinicalDeps): Rou
   }));
 
   r.get('/subjects/:subject/signatures', ah(async (req, res) => {
-    const k = await enrollment(db, req.params.subject, { trial: queryText(req, 'trial'), site: queryText(req, 'site') });
+    const k = await enrollment(db, req.principal, req.params.subject, { trial: queryText(req, 'trial'), site: queryText(req, 'site') });
     assertCan(req.principal, 'read', k.trial, k.site);
     res.json((await listSignatures(db, k)).map(signatureJson));
   }));

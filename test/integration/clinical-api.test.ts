@@ -287,12 +287,14 @@ describe('flags: acknowledge and resolve', () => {
     expect((await listFlags(stack.db, { subject: 'S-FLAG', limit: 10 })).map((f) => [f.status, f.resolvedBy])).toEqual([['resolved', 'dora'], ['open', null]]);
   });
 
-  test('a user scoped to another site sees none of these flags and may not act on them, answer or read', async () => {
+  test('a user scoped to another site sees none of these flags and may not act on them, answer, or read the subject', async () => {
     expect((await stack.api(`/flags?subject=${SUBJECT}`, OTHER_SITE_TOKEN)).body.rows).toEqual([]);
     const r = await post(`/flags/${flagId}/acknowledge`, {}, bearer(OTHER_SITE_TOKEN));
     expect(r.status).toBe(403);
     expect((await answer('I3', 'met', undefined, OTHER_SITE_TOKEN)).status).toBe(403);
-    expect((await stack.api(`/subjects/${SUBJECT}/eligibility?trial=${TRIAL}`, OTHER_SITE_TOKEN)).status).toBe(403);
+    // Reads out of scope are not found: the subject's existence at another site is not revealed.
+    expect((await stack.api(`/subjects/${SUBJECT}/eligibility?trial=${TRIAL}`, OTHER_SITE_TOKEN)).status).toBe(404);
+    expect((await stack.api(`/subjects/${SUBJECT}/signatures?trial=${TRIAL}`, OTHER_SITE_TOKEN)).status).toBe(404);
     expect((await post('/flags/999999/acknowledge', {}, bearer(USER_TOKENS.inv))).status).toBe(404);
   });
 });
