@@ -75,8 +75,11 @@ const FAILING = new Set(['serious', 'critical']);
  * the page and throws when any serious or critical violation is found.
  * Moderate and minor ones are returned for the caller to log.
  */
-export async function checkA11y(page: Page, name: string): Promise<{ minor: string[] }> {
-  const results = await new AxeBuilder({ page }).analyze();
+export async function checkA11y(page: Page, name: string, opts: { include?: string } = {}): Promise<{ minor: string[] }> {
+  const builder = new AxeBuilder({ page });
+  // A region only (e.g. an open dialog on a page already checked): axe takes seconds on a large grid.
+  if (opts.include) builder.include(opts.include);
+  const results = await builder.analyze();
   const describe = (v: (typeof results.violations)[number]) =>
     `  [${v.impact}] ${v.id}: ${v.help} (${v.helpUrl})\n` +
     v.nodes.slice(0, 5).map((n) => `      ${n.target.join(' ')}  ${n.failureSummary?.split('\n').slice(1).map((l) => l.trim()).join('; ') ?? ''}`).join('\n') +
@@ -89,7 +92,7 @@ export async function checkA11y(page: Page, name: string): Promise<{ minor: stri
 }
 
 /** Screenshot and accessibility check of the page as it stands: every page the tests visit gets both. */
-export async function inspect(page: Page, name: string): Promise<void> {
+export async function inspect(page: Page, name: string, opts: { include?: string } = {}): Promise<void> {
   await screenshot(page, name);
-  await checkA11y(page, name);
+  await checkA11y(page, name, opts);
 }
