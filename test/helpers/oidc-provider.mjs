@@ -3,7 +3,7 @@
 //
 // Input: one JSON argument (or env OIDC_PROVIDER_CONFIG):
 //   { clientId, clientSecret, redirectUris: [...], postLogoutRedirectUris?: [...],
-//     users: { <login>: { name, roles } } }
+//     users: { <login>: { name, roles } }, port? }  (port: a fixed one; default ephemeral)
 // Output: one JSON line on stdout, { "issuer": "http://127.0.0.1:<port>" }.
 //
 // Users sign in at the provider's own development login form (devInteractions):
@@ -19,7 +19,7 @@ const cfg = JSON.parse(process.argv[2] ?? process.env.OIDC_PROVIDER_CONFIG ?? '{
 const users = cfg.users ?? {};
 
 const server = http.createServer();
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+await new Promise((resolve) => server.listen(cfg.port ?? 0, '127.0.0.1', resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {

@@ -2,6 +2,9 @@
  * Sign-in end to end (README "Sign-in"): a real OpenID provider (oidc-provider
  * in a child process, its own login form), the real stack, a cookie-jar fetch.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sha256Hex } from '../../src/http';
 import { reauthenticatedWithin, REAUTH_WINDOW_MS } from '../../src/http/session';
 import type { Principal } from '../../src/http/scope';
@@ -398,4 +401,35 @@ describe('session expiry and throttling (short lifetimes)', () => {
     expect(blocked.status).toBe(429);
     expect(b.cookies(sbase).has(cookieName)).toBe(false);
   });
+});
+
+describe('a provider that is down', () => {
+  test('does not stop boot; sign-in answers 503 until it is up, then discovery is retried', async () => {
+    const [appPort, idpPort] = [await freePort(), await freePort()];
+    const appBase = `http://127.0.0.1:${appPort}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-oidc-down-'));
+    const secretFile = path.join(dir, 'secret');
+    fs.writeFileSync(secretFile, 'later-secret');
+    const s = await startStack('signin-down', {
+      PORT: String(appPort), TRIALBRIDGE_PUBLIC_URL: appBase, TRIALBRIDGE_OIDC_ISSUER: `http://127.0.0.1:${idpPort}`,
+      TRIALBRIDGE_OIDC_CLIENT_ID: 'trialbridge-test', TRIALBRIDGE_OIDC_CLIENT_SECRET_FILE: secretFile,
+    });
+    let idp: OidcProviderHandle | undefined;
+    try {
+      const down = await new Browser().request(`${appBase}/ui/auth/start?return_to=/ui/`);
+      expect(down.status).toBe(503);
+      expect(down.text).toContain('cannot be reached');
+      // Token sign-in works meanwhile.
+      expect((await new Browser().request(`${appBase}/ui/login`)).status).toBe(200);
+      idp = await startOidcProvider({ users: USERS, redirectUris: [`${appBase}/ui/auth/callback`], port: idpPort, clientSecret: 'later-secret' });
+      const b = new Browser();
+      const flow = await walkFlow(b, `${appBase}/ui/auth/start?return_to=/ui/`, 'dana');
+      expect(flow.callback.status).toBe(200);
+      expect((await b.request(`${appBase}/api/me`)).status).toBe(200);
+    } finally {
+      await s.stop();
+      await idp?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
