@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): Express {
     const p = req.principal!;
     res.json({ id: p.id, name: p.name, grants: p.grants, via: p.via });
   });
-  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, evaluateQueue: deps.evaluateQueue, evaluateNow: deps.evaluateNow }));
+  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, evaluateQueue: deps.evaluateQueue, evaluateNow: deps.evaluateNow, log: deps.log }));
   app.use('/ui', signinRouter(deps));
   app.use('/ui', uiRouter(deps));
   app.get('/', (_req, res) => res.redirect(302, '/ui/'));
