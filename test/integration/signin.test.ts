@@ -186,7 +186,7 @@ describe('CSRF on session requests', () => {
   });
 
   test('a wrong token, a foreign Origin, Sec-Fetch-Site cross-site → 403 csrf-refused', async () => {
-    for (const headers of [{ 'x-csrf-token': 'not-the-token' }, { 'x-csrf-token': csrf, origin: 'https://evil.example' }, { 'x-csrf-token': csrf, 'sec-fetch-site': 'cross-site' }]) {
+    for (const headers of [{ 'x-csrf-token': 'not-the-token' }, { 'x-csrf-token': csrf, origin: 'https://evil.example' }, { 'x-csrf-token': csrf, 'sec-fetch-site': 'cross-site' }] as Record<string, string>[]) {
       const r = await b.request(`${base}/api/crf-values/1/accept`, { json: {}, headers });
       expect(r.status).toBe(403);
       expect(outcomeCode(r)).toBe('csrf-refused');
