@@ -7,11 +7,7 @@
  */
 import path from 'node:path';
 import express, { type Router } from 'express';
-import type { Config } from '../config';
-import type { Logger } from '../logger';
-import type { Db } from '../store/db';
-import type { TrialSet } from '../protocol/trials';
-import type { MappingSet } from '../mapping';
+import type { UiDeps } from './deps';
 import { ah } from '../http';
 import { uiAuth, uiErrors } from './guard';
 import { LiveHub } from './events';
@@ -23,14 +19,7 @@ import { reviewPage } from './pages/review';
 import { flagsPage } from './pages/flags';
 import { auditPage } from './pages/audit';
 
-export interface UiDeps {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly db: Db;
-  readonly trials: TrialSet;
-  readonly mappings: MappingSet;
-  readonly timeZoneOf: (site: string) => string;
-}
+export type { UiDeps } from './deps';
 
 /** Where app.js and app.css live (served as files: tsx runs the sources, no build step). */
 export const STATIC_DIR = path.join(__dirname, 'static');

@@ -9,7 +9,7 @@ import { assertCan, scopeSql } from '../../http/scope';
 import { listAudit } from '../../store/audit';
 import { subjectView } from '../../store/views';
 import { html } from '../html';
-import type { UiDeps } from '../index';
+import type { UiDeps } from '../deps';
 import { scopeOfReader, shell, subjectHref, utcTime } from '../layout';
 
 /** Rows shown on one page; the CSV has them all. */

@@ -10,7 +10,7 @@ import { assertCan, can } from '../../http/scope';
 import { isComputable } from '../../protocol/trials';
 import { latestAnswers, subjectView, valueIdsBySource } from '../../store/views';
 import { html } from '../html';
-import type { UiDeps } from '../index';
+import type { UiDeps } from '../deps';
 import { badge, localTime, scopeOfReader, shell, subjectHref } from '../layout';
 
 const VERDICT_LABEL: Record<string, string> = { met: 'met', 'not-met': 'not met', unknown: 'unknown' };

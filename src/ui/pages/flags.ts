@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import { can } from '../../http/scope';
 import { flagInbox, openFlagCodes, subjectFacets, type InboxFlag } from '../../store/views';
 import { html, type Html } from '../html';
-import type { UiDeps } from '../index';
+import type { UiDeps } from '../deps';
 import { badge, localTime, q, scopeOfReader, shell, subjectHref } from '../layout';
 
 /** Open flags shown at most on one page. */

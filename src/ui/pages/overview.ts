@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import { trialOverview } from '../../store/views';
 import { html } from '../html';
-import type { UiDeps } from '../index';
+import type { UiDeps } from '../deps';
 import { GROUP_LABELS, groupOf, localTime, scopeOfReader, shell, type StatusGroup } from '../layout';
 
 const ELIGIBILITY: readonly [string, string][] = [['eligible', 'Eligible'], ['needs-review', 'Needs review'], ['ineligible', 'Ineligible'], ['not-evaluated', 'Not evaluated yet']];

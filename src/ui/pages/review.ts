@@ -5,17 +5,17 @@
  * and values pending re-review (a newer source version of a reviewed value).
  */
 import type { Request, Response } from 'express';
-import { assertCan, can } from '../../http/scope';
+import { assertCan, can, scopeSql } from '../../http/scope';
 import { reviewQueue } from '../../store/views';
 import { html } from '../html';
-import type { UiDeps } from '../index';
-import { localTime, scopeOfReader, shell, showValue, subjectHref } from '../layout';
+import type { UiDeps } from '../deps';
+import { localTime, shell, showValue, subjectHref } from '../layout';
 
 export function reviewPage(deps: UiDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const p = assertCan(req.principal, 'review');
-    const scope = (params: unknown[], alias: string) => scopeOfReader(p)(params, alias);
-    const { items, pending } = await reviewQueue(deps.db, scope);
+    // Only what this user may review: a monitor grant elsewhere adds nothing here.
+    const { items, pending } = await reviewQueue(deps.db, (params, alias) => scopeSql(p, params, alias, 'review'));
     const itemOptions = (trial: string) => {
       const seen = new Set<string>();
       return deps.mappings.rulesFor(trial).filter((r) => !seen.has(r.item) && seen.add(r.item))

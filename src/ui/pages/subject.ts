@@ -10,7 +10,7 @@ import { AppError } from '../../errors';
 import { assertCan, can } from '../../http/scope';
 import { flagInbox, latestSignatures, subjectView, type SignatureView, type SubjectValue } from '../../store/views';
 import { html, type Html } from '../html';
-import type { UiDeps } from '../index';
+import type { UiDeps } from '../deps';
 import { badge, localTime, scopeOfReader, shell, showValue, subjectHref } from '../layout';
 
 /** Labels of the review statuses (the badge says it in words, not only in colour: WCAG 1.4.1). */

@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import { listSubjects, subjectFacets } from '../../store/views';
 import { html } from '../html';
-import type { UiDeps } from '../index';
+import type { UiDeps } from '../deps';
 import { badge, GROUP_LABELS, groupOf, localTime, q, scopeOfReader, shell, STATUS_GROUPS, subjectHref, type StatusGroup } from '../layout';
 
 /** Subjects per page. */
