@@ -170,7 +170,9 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
   const r = express.Router();
   r.use(['/crf-values', '/subjects/:subject/visits', '/review-items'], express.json({ limit: REVIEW_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
 
-  const reevaluate = async (k: { trial: string; subject: string; site: string }) => {
+  const reevaluate = async (row: { trial: string; subject: string; site: string }) => {
+    // The key only: a CRF row carries values, which must not travel into job data or logs (design.md habit 5).
+    const k = { trial: row.trial, subject: row.subject, site: row.site };
     try {
       if (deps.evaluateNow) await deps.evaluateNow(k);
       else await deps.evaluateQueue?.enqueue([k]);
