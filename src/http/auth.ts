@@ -79,7 +79,9 @@ const formBody = express.urlencoded({ extended: false, limit: '1mb' });
  * token, and the request must be same-origin.
  */
 export function csrfProblem(config: Pick<Config, 'publicUrl' | 'oidc'>, req: Request): string | null {
-  const cross = crossOriginReason(config as Config, req);
+  // The origin comes from TRIALBRIDGE_PUBLIC_URL when known (behind a TLS proxy the request's own scheme is not ours).
+  const publicUrl = config.publicUrl ?? req.publicOrigin ?? null;
+  const cross = crossOriginReason({ ...config, publicUrl } as Config, req);
   if (cross) return cross;
   const header = req.get('x-csrf-token');
   const field = typeof req.body === 'object' && req.body !== null && typeof (req.body as Record<string, unknown>)._csrf === 'string' ? (req.body as Record<string, string>)._csrf : undefined;
@@ -95,7 +97,7 @@ export function csrfProblem(config: Pick<Config, 'publicUrl' | 'oidc'>, req: Req
  * Session requests that change state must pass `csrfProblem`. `roles`
  * restricts the endpoint to principals holding one of them somewhere.
  * `config` gives our origin for the CSRF check (publicUrl); without it the
- * request's own host is used.
+ * session middleware's record of it is used, else the request's own host.
  */
 export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ROLES, config: Pick<Config, 'publicUrl' | 'oidc'> = { publicUrl: null, oidc: null }) {
   const byUser = index(users);

@@ -32,6 +32,8 @@ declare module 'express-serve-static-core' {
     session?: SessionRow;
     /** Set when the cookie named a session that has expired (so the 401 can say so). */
     sessionExpired?: 'idle' | 'absolute';
+    /** TRIALBRIDGE_PUBLIC_URL's origin, for the CSRF origin check wherever requireUser is mounted. */
+    publicOrigin?: string;
   }
 }
 
@@ -75,7 +77,9 @@ export function sessionMiddleware(config: Config, db: Db) {
   const name = sessionCookieName(config);
   // A short idle lifetime (tests) must still slide: write at least four times per idle period.
   const every = Math.min(TOUCH_EVERY_MS, Math.floor(config.session.idleMs / 4));
+  const publicOrigin = config.publicUrl ? new URL(config.publicUrl).origin : undefined;
   return (req: Request, res: Response, next: NextFunction) => {
+    req.publicOrigin = publicOrigin;
     const token = cookiesOf(req)[name];
     if (!token) return next();
     (async () => {

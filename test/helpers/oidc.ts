@@ -26,14 +26,17 @@ export interface OidcProviderHandle {
   stop(): Promise<void>;
 }
 
-/** Starts the provider; `redirectUris` must list the app's callback (e.g. `${publicUrl}/ui/auth/callback`). */
+/**
+ * Starts the provider; `redirectUris` must list the app's callback (e.g. `${publicUrl}/ui/auth/callback`).
+ * Post-logout redirect URIs default to the sign-in page beside each callback.
+ */
 export async function startOidcProvider(o: { users: Record<string, OidcUser>; redirectUris: readonly string[]; postLogoutRedirectUris?: readonly string[]; port?: number; clientSecret?: string }): Promise<OidcProviderHandle> {
   const clientId = 'trialbridge-test';
   const clientSecret = o.clientSecret ?? crypto.randomBytes(24).toString('base64url');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-oidc-'));
   const clientSecretFile = path.join(dir, 'client-secret');
   fs.writeFileSync(clientSecretFile, `${clientSecret}\n`, { mode: 0o600 });
-  const arg = JSON.stringify({ clientId, clientSecret, redirectUris: o.redirectUris, postLogoutRedirectUris: o.postLogoutRedirectUris ?? [], users: o.users, port: o.port });
+  const arg = JSON.stringify({ clientId, clientSecret, redirectUris: o.redirectUris, postLogoutRedirectUris: o.postLogoutRedirectUris ?? o.redirectUris.map((u) => u.replace(/\/ui\/auth\/callback$/, '/ui/login')), users: o.users, port: o.port });
   const child = spawn(process.execPath, [path.join(__dirname, 'oidc-provider.mjs'), arg], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

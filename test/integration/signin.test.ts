@@ -98,6 +98,10 @@ describe('OpenID Connect sign-in', () => {
     const clear = await stack.db.query("SELECT 1 FROM sessions WHERE token_sha256 = $1 OR id::text = $1", [set.value]);
     expect(clear.rows).toHaveLength(0);
 
+    // The grants scope what the session sees: only site-a of the two configured sites.
+    const sites = await b.request(`${base}/api/sites`);
+    expect(sites.status).toBe(200);
+    expect((JSON.parse(sites.text) as { sites: { id: string }[] }).sites.map((x) => x.id)).toEqual(['site-a']);
     // A data manager may not use an admin-only endpoint.
     const admin = await b.request(`${base}/api/unmapped-codes`);
     expect(admin.status).toBe(403);
@@ -386,9 +390,12 @@ describe('session expiry and throttling (short lifetimes)', () => {
     expect(JSON.parse(r.text).issue[0].diagnostics).toContain('inactivity');
     const b2 = await login(USER_TOKENS.inv);
     await sleep(3_400);
-    const ui = await b2.request(`${sbase}/ui/auth/reauth?return_to=/ui/flags`);
-    expect(ui.status).toBe(303);
+    const ui = await b2.request(`${sbase}/ui/flags`, { headers: { accept: 'text/html' } });
+    expect(ui.status).toBe(302);
     expect(ui.headers.get('location')).toBe('/ui/login?return_to=%2Fui%2Fflags');
+    const reauth = await b2.request(`${sbase}/ui/auth/reauth?return_to=/ui/flags`);
+    expect(reauth.status).toBe(303);
+    expect(reauth.headers.get('location')).toBe('/ui/login?return_to=%2Fui%2Fflags');
   }, 20_000);
 
   test('failed token sign-ins are throttled per address', async () => {
