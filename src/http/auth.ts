@@ -78,10 +78,10 @@ const formBody = express.urlencoded({ extended: false, limit: '1mb' });
  * verification): `X-CSRF-Token` or form field `_csrf` must equal the session's
  * token, and the request must be same-origin.
  */
-export function csrfProblem(config: Pick<Config, 'publicUrl' | 'oidc'>, req: Request): string | null {
+export function csrfProblem(config: Pick<Config, 'publicUrl'>, req: Request): string | null {
   // The origin comes from TRIALBRIDGE_PUBLIC_URL when known (behind a TLS proxy the request's own scheme is not ours).
   const publicUrl = config.publicUrl ?? req.publicOrigin ?? null;
-  const cross = crossOriginReason({ ...config, publicUrl } as Config, req);
+  const cross = crossOriginReason({ publicUrl }, req);
   if (cross) return cross;
   const header = req.get('x-csrf-token');
   const field = typeof req.body === 'object' && req.body !== null && typeof (req.body as Record<string, unknown>)._csrf === 'string' ? (req.body as Record<string, string>)._csrf : undefined;
@@ -99,7 +99,7 @@ export function csrfProblem(config: Pick<Config, 'publicUrl' | 'oidc'>, req: Req
  * `config` gives our origin for the CSRF check (publicUrl); without it the
  * session middleware's record of it is used, else the request's own host.
  */
-export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ROLES, config: Pick<Config, 'publicUrl' | 'oidc'> = { publicUrl: null, oidc: null }) {
+export function requireUser(users: readonly UserConfig[], sites: readonly SiteConfig[], roles: readonly Role[] = ROLES, config: Pick<Config, 'publicUrl'> = { publicUrl: null }) {
   const byUser = index(users);
   const bySite = index(sites);
   return (req: Request, res: Response, next: NextFunction) => {

@@ -42,7 +42,7 @@ export function securityHeaders(config: Config) {
 }
 
 /** Our origin: that of TRIALBRIDGE_PUBLIC_URL, else the request's own scheme and host. */
-export function ourOrigin(config: Config, req: Request): string {
+export function ourOrigin(config: Pick<Config, 'publicUrl'>, req: Request): string {
   if (config.publicUrl) return new URL(config.publicUrl).origin;
   return `${req.protocol}://${req.get('host') ?? ''}`;
 }
@@ -53,7 +53,7 @@ export function ourOrigin(config: Config, req: Request): string {
  * (same-site requests from a sibling subdomain are refused too: only
  * same-origin and user-initiated `none` pass).
  */
-export function crossOriginReason(config: Config, req: Request): string | null {
+export function crossOriginReason(config: Pick<Config, 'publicUrl'>, req: Request): string | null {
   const origin = req.get('origin');
   if (origin !== undefined && origin !== ourOrigin(config, req)) return 'the request comes from another origin';
   const site = req.get('sec-fetch-site');
@@ -80,12 +80,13 @@ export function randomToken(bytes = 32): string {
 
 /** Cookie values of the request (RFC 6265 §5.4 `name=value` pairs); no dependency on a cookie parser. */
 export function cookiesOf(req: Request): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a cookie named `__proto__` or `constructor` is just a name.
+  const out: Record<string, string> = Object.create(null);
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
     if (i < 1) continue;
     const name = part.slice(0, i).trim();
-    if (name in out) continue;
+    if (Object.hasOwn(out, name)) continue;
     const v = part.slice(i + 1).trim();
     try {
       out[name] = decodeURIComponent(v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v);
