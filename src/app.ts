@@ -35,6 +35,8 @@ export interface AppDeps {
   /** Re-evaluation after a person changed a subject's data: queued, or at once when the answer must show it. */
   readonly evaluateQueue: EvaluateQueue;
   readonly evaluateNow: (k: EvaluateJobData) => Promise<unknown>;
+  /** Registers what must end before the HTTP server can close (live-update streams). */
+  readonly onShutdown?: (fn: () => void) => void;
 }
 
 /** How long /readyz waits for each dependency. */

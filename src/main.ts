@@ -94,10 +94,11 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   }
   let server: Server | null = null;
   let port = 0;
+  const closers: (() => void)[] = [];
   if (role !== 'worker') {
     // A person's change is shown re-evaluated in the same response (the worker does the same job later, idempotently).
     const evaluateNow = (k: EvaluateJobData) => processEvaluateJob({ db, trials, mappings, timeZoneOf, log }, k);
-    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf, siteQueue, evaluateQueue, evaluateNow });
+    const app = createApp({ config, log, db, redis: producer, mapQueue, trials, mappings, timeZoneOf, siteQueue, evaluateQueue, evaluateNow, onShutdown: (f) => closers.push(f) });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.on('error', reject);
@@ -114,6 +115,8 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       log.info('shutting down');
       if (server) {
         const s = server;
+        // Live-update streams first: server.close() waits for every open connection to end.
+        for (const f of closers) f();
         await step('http', new Promise<void>((r) => s.close(() => r())));
         s.closeAllConnections();
       }

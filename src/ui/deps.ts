@@ -12,4 +12,6 @@ export interface UiDeps {
   readonly trials: TrialSet;
   readonly mappings: MappingSet;
   readonly timeZoneOf: (site: string) => string;
+  /** Registers what must end before the HTTP server can close (live-update streams never end by themselves). */
+  readonly onShutdown?: (fn: () => void) => void;
 }

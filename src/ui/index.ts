@@ -35,6 +35,7 @@ export function uiRouter(deps: UiDeps): Router {
     next();
   });
   const hub = new LiveHub(deps.db, deps.log);
+  deps.onShutdown?.(() => hub.close());
   r.get('/events', ah((req, res) => hub.open(req, res)));
   r.get('/', ah(overviewPage(deps)));
   r.get('/subjects', ah(subjectsPage(deps)));
