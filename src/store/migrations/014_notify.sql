@@ -1,0 +1,1 @@
+-- 014: notifications (README "Pre-screening and alerts"). Placeholder so migrations stay contiguous; filled in place.
