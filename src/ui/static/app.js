@@ -209,6 +209,16 @@
         const body = action === 'resolve' ? { form: formName, item, value: numberOrText(f.value || ''), unit: f.unit, reason: f.reason, note: f.note, effective: f.effective } : { reason: f.reason, note: f.note };
         await api('POST', `/api/review-items/${encodeURIComponent(form.dataset.itemId)}/${action}`, body);
         await refreshMain({});
+      } else if (action === 'api') {
+        // Generic JSON call: data-method + data-url; fields named in data-lists are sent as arrays,
+        // every other non-empty field as text. data-done is the confirmation shown after the refresh.
+        const lists = (form.dataset.lists || '').split(',').filter(Boolean);
+        const fd = new FormData(form);
+        const body = Object.assign({}, f);
+        for (const name of lists) body[name] = fd.getAll(name).map(String).filter((v) => v !== '');
+        await api(form.dataset.method || 'POST', form.dataset.url, body);
+        await refreshMain({});
+        say($('.action-msg'), form.dataset.done || 'Saved.');
       } else if (action === 'ack-flag' || action === 'resolve-flag') {
         await api('POST', `/api/flags/${encodeURIComponent(form.dataset.flagId)}/${action === 'ack-flag' ? 'acknowledge' : 'resolve'}`, action === 'ack-flag' ? {} : { note: f.note });
         await refreshMain({});
