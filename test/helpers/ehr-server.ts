@@ -50,6 +50,12 @@ export interface EhrServer {
   readonly requests: LoggedRequest[];
   /** Delay before every answer (slow EHR). */
   delayMs: number;
+  /**
+   * Search parameters the CapabilityStatement declares per resource type
+   * (`rest[0].resource[].searchParam`); null = a statement without a resource list.
+   * The server answers `value-quantity` searches on Observation whatever it declares.
+   */
+  searchParams: Record<string, string[]> | null;
   /** $export behaviour; change between tests. */
   readonly bulk: BulkSettings;
   /** Export jobs started, for assertions (cancelled, polls). */
@@ -137,12 +143,20 @@ export async function startEhrServer(opts: { auth?: EhrAuth } = {}): Promise<Ehr
   app.get('/fhir/metadata', (_req, res) => {
     res.type('application/fhir+json').send(JSON.stringify({
       resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], date: new Date().toISOString(),
-      rest: [{ mode: 'server', operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }] }],
+      rest: [{
+        mode: 'server', operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
+        ...(server.searchParams ? { resource: Object.entries(server.searchParams).map(([type, names]) => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: names.map((name) => ({ name, type: name === 'value-quantity' ? 'quantity' : 'token' })) })) } : {}),
+      }],
     }));
   });
 
   app.use('/fhir', async (req, res) => {
-    const rel = req.originalUrl.slice('/fhir'.length).replace(/^\/+/, '');
+    let rel = req.originalUrl.slice('/fhir'.length).replace(/^\/+/, '');
+    if (req.method === 'GET' && /^Observation\?/.test(rel) && new URL(rel, 'http://x/').searchParams.has('value-quantity')) {
+      const narrowed = await byQuantity(rel);
+      if (!narrowed) return res.status(200).type('application/fhir+json').send(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0, link: [{ relation: 'self', url: `${origin}/fhir/${rel}` }] }));
+      rel = narrowed;
+    }
     const [o, resource] = await router.handleRequest({ method: req.method as HttpMethod, url: rel, pathname: '', body: req.body, params: {}, query: {}, headers: req.headers }, repo);
     const status = getStatus(o);
     res.status(status).type('application/fhir+json');
@@ -159,6 +173,27 @@ export async function startEhrServer(opts: { auth?: EhrAuth } = {}): Promise<Ehr
   app.use((err: Error & { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(err.status ?? 500).type('application/fhir+json').send(JSON.stringify(outcome(err.status && err.status < 500 ? 'invalid' : 'exception', err.message)));
   });
+
+  /**
+   * MemoryRepository does not evaluate quantity parameters (it matches nothing), so
+   * `value-quantity` (FHIR R4 search.html#quantity: `[prefix]number|system|code`, a comma
+   * being OR) is evaluated here: the other parameters find the candidates, the quantity
+   * test keeps some, and the search goes on as `_id=` of those (paging and sorting intact).
+   * Units are compared as given (a server may, but need not, convert). Null: nothing matches.
+   */
+  async function byQuantity(rel: string): Promise<string | null> {
+    const u = new URL(rel, 'http://x/');
+    const wanted = u.searchParams.getAll('value-quantity').map((v) => v.split(',').map(parseQuantityParam));
+    const rest = new URLSearchParams(u.searchParams);
+    for (const k of ['value-quantity', '_count', '_offset', '_sort']) rest.delete(k);
+    const all = await repo.searchResources(parseSearchRequest(`Observation?${rest.toString()}`));
+    const ids = all.filter((o) => wanted.every((anyOf) => anyOf.some((q) => q && quantityMatches((o as { valueQuantity?: QuantityValue }).valueQuantity, q)))).map((o) => o.id);
+    if (!ids.length) return null;
+    const out = new URLSearchParams(u.searchParams);
+    out.delete('value-quantity');
+    out.set('_id', ids.join(','));
+    return `Observation?${out.toString()}`;
+  }
 
   /**
    * MemoryRepository honours _count and _offset but returns no links: add the
@@ -190,6 +225,7 @@ export async function startEhrServer(opts: { auth?: EhrAuth } = {}): Promise<Ehr
     repo,
     requests,
     delayMs: 0,
+    searchParams: null,
     bulk: bulk.settings,
     exports: bulk.jobs,
     tokens,
@@ -213,6 +249,29 @@ export async function startEhrServer(opts: { auth?: EhrAuth } = {}): Promise<Ehr
       }),
   };
   return server;
+}
+
+interface QuantityValue { value?: number; system?: string; code?: string; unit?: string }
+interface QuantityParam { prefix: string; value: number; system: string; code: string }
+
+function parseQuantityParam(v: string): QuantityParam | null {
+  const [num, system = '', code = ''] = v.split('|');
+  const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(-?\d+(?:\.\d+)?)$/.exec(num.trim());
+  return m ? { prefix: m[1] ?? 'eq', value: Number(m[2]), system, code } : null;
+}
+
+function quantityMatches(q: QuantityValue | undefined, p: QuantityParam): boolean {
+  if (!q || typeof q.value !== 'number') return false;
+  if (p.system && q.system !== p.system) return false;
+  if (p.code && q.code !== p.code && q.unit !== p.code) return false;
+  switch (p.prefix) {
+    case 'gt': case 'sa': return q.value > p.value;
+    case 'ge': return q.value >= p.value;
+    case 'lt': case 'eb': return q.value < p.value;
+    case 'le': return q.value <= p.value;
+    case 'ne': return q.value !== p.value;
+    default: return q.value === p.value;
+  }
 }
 
 // ------------------------------------------------------------ bulk export ---
