@@ -8,6 +8,8 @@ import { createSiteClient } from './client';
 import { parseRetryAfter, withRetry } from './retry';
 import { SITE_FHIR_DEFAULTS, type OutboundAuth, type SiteFhirConfig } from '../config/sites';
 import { SiteRequestError, type SiteClient } from './types';
+import type { Flag } from '@medplum/fhirtypes';
+import { startEhrServer } from '../../test/helpers/ehr-server';
 
 const log = pino({ level: 'silent' });
 const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -164,6 +166,48 @@ describe('createSiteClient', () => {
     let text = '';
     for await (const chunk of stream) text += chunk.toString();
     expect(text.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ auth: 'yes', accept: 'application/fhir+ndjson' }, { n: 2 }]);
+  });
+
+  test('create and update against a FHIR server: the stored resource with its id and version; conditional create finds the first', async () => {
+    const ehrServer = await startEhrServer({ auth: { type: 'bearer', token: 'w' } });
+    try {
+      const client = createSiteClient({ id: 'site-a', fhir: fhirConfig(ehrServer.baseUrl, { auth: { type: 'bearer', token: 'w' } }) }, { log });
+      const flag: Flag = { resourceType: 'Flag', status: 'active', identifier: [{ system: 'urn:tb:test', value: 'd1' }], code: { text: 'eligible' }, subject: { reference: 'Patient/p1' } };
+      const made = await client.create(flag, { ifNoneExist: 'identifier=urn:tb:test|d1' });
+      expect(made).toMatchObject({ resourceType: 'Flag', status: 'active', meta: { versionId: expect.any(String) } });
+      expect(made.id).toEqual(expect.any(String));
+      const again = await client.create(flag, { ifNoneExist: 'identifier=urn:tb:test|d1' });
+      expect(again.id).toBe(made.id);
+      const done = await client.update({ ...made, status: 'inactive' as const }, { ifMatch: made.meta!.versionId });
+      expect(done).toMatchObject({ id: made.id, status: 'inactive' });
+      expect(done.meta!.versionId).not.toBe(made.meta!.versionId);
+      const stale = await failure(client.update({ ...made, status: 'entered-in-error' as const }, { ifMatch: made.meta!.versionId }));
+      expect([stale.kind, stale.retriable]).toEqual(['rejected', false]);
+      expect(await client.read(`Flag/${made.id}`)).toMatchObject({ status: 'inactive' });
+      const writes = ehrServer.requests.filter((r) => r.method !== 'GET');
+      expect(writes.map((r) => [r.method, r.path, r.authorization, r.prefer])).toEqual([
+        ['POST', '/fhir/Flag', 'Bearer w', 'return=representation'],
+        ['POST', '/fhir/Flag', 'Bearer w', 'return=representation'],
+        ['PUT', `/fhir/Flag/${made.id}`, 'Bearer w', 'return=representation'],
+        ['PUT', `/fhir/Flag/${made.id}`, 'Bearer w', 'return=representation'],
+      ]);
+      expect((await failure(client.update({ resourceType: 'Flag', status: 'active', code: {}, subject: {} } as never))).kind).toBe('rejected');
+      expect((await failure(client.update({ resourceType: 'Flag', id: '../Patient/1', status: 'active', code: {}, subject: {} } as never))).kind).toBe('rejected');
+    } finally {
+      await ehrServer.close();
+    }
+  });
+
+  test('a create answered 201 without a body is read back from its Location; neither body nor Location → bad-response', async () => {
+    const e = await ehr((app) => {
+      app.post('/fhir/Flag', (_req, res) => void res.status(201).set('Location', `${e.origin}/fhir/Flag/f9/_history/3`).end());
+      app.get('/fhir/Flag/f9/_history/3', (_req, res) => fhirJson(res, 200, { resourceType: 'Flag', id: 'f9', meta: { versionId: '3' }, status: 'active' }));
+      app.post('/fhir/DetectedIssue', (_req, res) => void res.status(201).end());
+    });
+    const client = e.client({ auth: { type: 'none' } });
+    expect(await client.create({ resourceType: 'Flag', status: 'active', code: {}, subject: {} })).toMatchObject({ id: 'f9', meta: { versionId: '3' } });
+    expect((await failure(client.create({ resourceType: 'DetectedIssue', status: 'final' }))).kind).toBe('bad-response');
+    expect(e.seen.map((r) => r.line)).toEqual(['POST /fhir/Flag', 'GET /fhir/Flag/f9/_history/3', 'POST /fhir/DetectedIssue']);
   });
 
   test("withRetry around the client honours the server's Retry-After", async () => {

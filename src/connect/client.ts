@@ -12,7 +12,7 @@ import type { Logger } from '../logger';
 import { parseRetryAfter } from './retry';
 import type { SiteFhirConfig } from '../config/sites';
 import { createTokenSource } from './token';
-import { SiteRequestError, type RequestOptions, type SiteClient, type SiteResponse, type TokenSource } from './types';
+import { SiteRequestError, type RequestOptions, type SiteClient, type SiteResponse, type TokenSource, type WriteOptions } from './types';
 
 export const FHIR_JSON = 'application/fhir+json';
 export const FHIR_NDJSON = 'application/fhir+ndjson';
@@ -36,6 +36,9 @@ export function outcomeText(body: unknown): string | null {
 }
 
 const isAbsolute = (s: string) => /^[a-z][a-z0-9+.-]*:/i.test(s);
+/** FHIR R4 resource type names and the id grammar (datatypes.html#id), so a write never builds another path. */
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+const RESOURCE_ID = /^[A-Za-z0-9.-]{1,64}$/;
 
 /**
  * A SiteClient for one site. Every method throws SiteRequestError on failure,
@@ -156,10 +159,38 @@ export function createSiteClient(site: { readonly id: string; readonly fhir: Sit
     }
   }
 
+  /**
+   * A create or update. `Prefer: return=representation` asks for the stored
+   * resource (FHIR R4 http.html#ops); a server that answers without a body
+   * still gives a Location (create) or we know the id (update), so the stored
+   * version is read back: the caller always gets the id and versionId the EHR assigned.
+   */
+  async function write<T extends Resource>(method: 'POST' | 'PUT', resource: T, opts: WriteOptions): Promise<T> {
+    const type = resource?.resourceType;
+    if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) throw new SiteRequestError('rejected', `site ${site.id}: not a FHIR resource to write`);
+    if (method === 'PUT' && (typeof resource.id !== 'string' || !RESOURCE_ID.test(resource.id))) throw new SiteRequestError('rejected', `site ${site.id}: update of a ${type} without a valid id`);
+    const path = method === 'PUT' ? `${type}/${resource.id}` : type;
+    const headers: Record<string, string> = { prefer: 'return=representation' };
+    if (opts.ifNoneExist) headers['if-none-exist'] = opts.ifNoneExist.replace(/^\?/, '');
+    if (opts.ifMatch) headers['if-match'] = `W/"${opts.ifMatch}"`;
+    const { status, headers: answer, body } = await request<T>(method, path, { body: resource, headers, signal: opts.signal });
+    if (body && typeof body === 'object' && body.resourceType === type && typeof body.id === 'string') return body;
+    const location = answer.get('location') ?? answer.get('content-location');
+    // Location is "[base]/Type/id/_history/vid" (FHIR R4 http.html#create); request() keeps it on the server's origin.
+    const ref = location ?? (method === 'PUT' ? path : null);
+    if (!ref) throw new SiteRequestError('bad-response', `${method} ${resolve(path).pathname} → ${status}: neither the stored resource nor a Location`, status);
+    const stored = await request<T>('GET', ref, { signal: opts.signal });
+    if (!stored.body || stored.body.resourceType !== type) throw new SiteRequestError('bad-response', `GET ${resolve(ref).pathname}: the answer is not the ${type} just written`, stored.status);
+    return stored.body;
+  }
+
   return {
     siteId: site.id,
     baseUrl,
     request,
+
+    create: (resource, opts = {}) => write('POST', resource, opts),
+    update: (resource, opts = {}) => write('PUT', resource, opts),
 
     async read(reference) {
       try {

@@ -68,6 +68,21 @@ export interface SiteClient {
   search(typeOrUrl: string, params?: Readonly<Record<string, string>>): Promise<Bundle>;
   /** Streams a body (NDJSON download of a bulk export); the caller consumes or cancels it. */
   download(url: string, opts?: { accept?: string; signal?: AbortSignal }): Promise<NodeJS.ReadableStream>;
+  /**
+   * FHIR create (`POST {base}/{type}`): the stored resource with the server's id and meta.versionId.
+   * `ifNoneExist` (a search query without `?`) makes it a conditional create, so a retried write finds the first one.
+   */
+  create<T extends Resource>(resource: T, opts?: WriteOptions): Promise<T>;
+  /** FHIR update (`PUT {base}/{type}/{id}`); `ifMatch` (a versionId) makes it a version-aware update. */
+  update<T extends Resource>(resource: T, opts?: WriteOptions): Promise<T>;
+}
+
+export interface WriteOptions {
+  /** Conditional create: e.g. "identifier=urn:x|123" (FHIR R4 http.html#ccreate). */
+  readonly ifNoneExist?: string;
+  /** Version-aware update: the versionId the change is based on (FHIR R4 http.html#concurrency). */
+  readonly ifMatch?: string;
+  readonly signal?: AbortSignal;
 }
 
 export type SiteJobKind = 'sync' | 'resolve' | 'tick' | 'purge';
