@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createApp } from './app';
 import { ConfigError, DEFAULTS, type Config } from './config';
-import { unknownAliasTrials } from './config/sites';
+import { unknownAliasTrials, unknownPrescreenTrials } from './config/sites';
 import { loadTrialPackages } from './protocol/package';
 import { createEvaluateQueue, processEvaluateJob, type EvaluateJobData, type EvaluateQueue } from './queue/evaluate-subject';
 import { createLogger, type Logger } from './logger';
@@ -57,7 +57,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   const packages = loadTrialPackages({ trialsDir: config.trialsDir, mappingsDir: config.mappingsDir });
   const mappings: MappingSet = applySiteCodeMaps(packages.mappings, config.sites);
   const trials = packages.trials;
-  const aliasProblems = unknownAliasTrials(config.sites, trials.keys);
+  const aliasProblems = [...unknownAliasTrials(config.sites, trials.keys), ...unknownPrescreenTrials(config.sites, trials.keys)];
   if (aliasProblems.length) throw new ConfigError(aliasProblems);
   const timeZoneOf = (site: string) => config.sites.find((s) => s.id === site)?.timeZone ?? DEFAULTS.timeZone;
   const connected = config.sites.some((s) => s.fhir);
@@ -85,6 +85,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       sites: {
         db, log, receiver: createReceiver({ db, mapQueue, log, sites: config.sites }), sites: config.sites, clientOf: siteClients(log), codes: mappings.watchedCodes(),
         retentionDays: config.unenrolledRetentionDays, queue: siteQueue,
+        prescreen: { trials, mappings, retentionDays: config.unenrolledRetentionDays },
       },
     });
     if (config.workerQueues.includes('sites')) {

@@ -15,7 +15,8 @@ import { storedStudies } from '../store/studies';
 import { researchStudyId } from '../protocol/study-ref';
 import { metrics } from '../metrics';
 import { enrolledPatients, listSiteSubscriptions, notificationRefs, recordContact, scopeHash, setNotificationState } from '../store/sites';
-import { reconcileSubscriptions, scopeDigest } from './subscriptions';
+import { reconcileSubscriptions, scopeDigest, type ExtraCriteria } from './subscriptions';
+import { newRun, prescreenCriteria, prescreenResolved, syncPrescreen, type PrescreenDeps, type PrescreenRun } from './prescreen-sync';
 import { emptySummary, storeResources, syncSite, type SyncSummary } from './sync';
 import { SiteRequestError, type SiteClient } from './types';
 
@@ -28,6 +29,8 @@ export interface SiteJobDeps {
   readonly codes: readonly string[];
   readonly retentionDays: number;
   readonly queue: SyncRequests;
+  /** Trials and rules for the pre-screen watch of sites that pre-screen (README "Pre-screening and alerts"); null = none. */
+  readonly prescreen?: PrescreenDeps | null;
 }
 
 function connectedSite(deps: SiteJobDeps, id: string): SiteConfig | null {
@@ -59,16 +62,26 @@ async function sync(deps: SiteJobDeps, site: SiteConfig, reason: string, traceId
   const log = deps.log.child({ site: site.id, reason });
   // One snapshot of the enrollments for the whole job: the polling scope and the Subscriptions never disagree.
   const patients = await enrolledPatients(deps.db, site.id);
-  const summary = await syncSite({ db: deps.db, log, receiver: deps.receiver, client, site, codes: deps.codes, traceId, patients });
-  if (!site.fhir!.modes.includes('subscription')) return summary;
+  const syncDeps = { db: deps.db, log, receiver: deps.receiver, client, site, codes: deps.codes, traceId, patients };
+  const summary = await syncSite(syncDeps);
+  // One run: the CapabilityStatement is read once per sync, and a patient's history at most once.
+  const run: PrescreenRun | null = deps.prescreen ? newRun(client) : null;
+  const prescreen = deps.prescreen && run ? await syncPrescreen(syncDeps, deps.prescreen, patients, summary, run) : null;
+  const out = prescreen ? { ...summary, prescreen } : summary;
+  if (!site.fhir!.modes.includes('subscription')) return out;
+  const extra: ExtraCriteria[] = deps.prescreen && run ? await prescreenCriteria(deps.prescreen, site, client, run).catch((e) => {
+    // A scope the server cannot give was recorded by the poll above; keep the enrollment Subscriptions going.
+    if (!(e instanceof SiteRequestError) || e.retriable) throw e;
+    return [];
+  }) : [];
   // Keep the Subscriptions in line with the enrolled patients; on the scheduled sync also restart any the server stopped.
-  const stale = (await scopeHash(deps.db, site.id)) !== scopeDigest(patients);
+  const stale = (await scopeHash(deps.db, site.id)) !== scopeDigest(patients, extra);
   const missing = (await listSiteSubscriptions(deps.db, site.id)).some((s) => s.status === 'error' || s.status === 'off');
   if (stale || missing || reason === 'schedule') {
-    const r = await reconcileSubscriptions({ db: deps.db, client, site, codes: deps.codes, patients, log });
-    return { ...summary, subscriptions: { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length } };
+    const r = await reconcileSubscriptions({ db: deps.db, client, site, codes: deps.codes, patients, log, extra });
+    return { ...out, subscriptions: { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length } };
   }
-  return summary;
+  return out;
 }
 
 /** Same-server references are read; others (a notification naming another server) are skipped and noted. */
@@ -94,6 +107,11 @@ async function resolve(deps: SiteJobDeps, site: SiteConfig, notificationId: numb
   await recordContact(deps.db, site.id);
   const s: SyncSummary = { ...emptySummary(), fetched: found.length };
   await storeResources({ receiver: deps.receiver, log: deps.log, site, traceId }, found, s);
+  if (deps.prescreen) {
+    // A notified result that triggers a pre-screen gets the same history fetch as a polled one.
+    const patients = await enrolledPatients(deps.db, site.id);
+    await prescreenResolved({ db: deps.db, log: deps.log, receiver: deps.receiver, client, site, codes: deps.codes, traceId, patients }, deps.prescreen, found, patients, s, newRun(client));
+  }
   // A resource deleted since the notification was sent is not an error: there is nothing left to store.
   const notes = [missing && `${missing} reference(s) no longer on the server`, skipped && `${skipped} reference(s) refused (${'another server or not readable'})`].filter(Boolean);
   await setNotificationState(deps.db, notificationId, 'processed', notes.length ? notes.join('; ') : null);

@@ -33,8 +33,17 @@ export interface DesiredSubscription {
   readonly resource: Subscription;
 }
 
-/** The Subscriptions a site should have for a patient scope (empty scope → none for scoped types). */
-export function desiredSubscriptions(site: SiteConfig, codes: readonly string[], patients: readonly string[]): DesiredSubscription[] {
+/** Criteria asked for beside the enrollment plans (the pre-screen watch, prescreen-sync.ts), by key. */
+export interface ExtraCriteria {
+  readonly key: string;
+  readonly criteria: string;
+}
+
+/**
+ * The Subscriptions a site should have for a patient scope (empty scope → none for scoped types),
+ * plus the pre-screen criteria (`extra`), which name their own scope.
+ */
+export function desiredSubscriptions(site: SiteConfig, codes: readonly string[], patients: readonly string[], extra: readonly ExtraCriteria[] = []): DesiredSubscription[] {
   const fhir = site.fhir!;
   const out: DesiredSubscription[] = [];
   for (const plan of watchPlans(fhir, codes, site.codeMap)) {
@@ -45,6 +54,7 @@ export function desiredSubscriptions(site: SiteConfig, codes: readonly string[],
       out.push({ key, resourceType: plan.type, criteria, resource: subscriptionResource(site, key, criteria) });
     });
   }
+  for (const e of extra) out.push({ key: e.key, resourceType: e.criteria.split('?')[0], criteria: e.criteria, resource: subscriptionResource(site, e.key, e.criteria) });
   return out;
 }
 
@@ -99,7 +109,7 @@ export interface ReconcileResult {
 }
 
 /** Makes the server's Subscriptions match the desired set; records them; returns what changed (by key). */
-export async function reconcileSubscriptions(deps: { db: Db; client: SiteClient; site: SiteConfig; codes: readonly string[]; patients: readonly string[]; log: Logger }): Promise<ReconcileResult> {
+export async function reconcileSubscriptions(deps: ReconcileDeps): Promise<ReconcileResult> {
   // One reconcile per site at a time (the worker's and `trialbridge subscribe` may meet): both would create the same Subscription.
   return deps.db.transaction(async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [RECONCILE_LOCK_KEY, deps.site.id]);
@@ -110,9 +120,20 @@ export async function reconcileSubscriptions(deps: { db: Db; client: SiteClient;
 /** Arbitrary constant for pg_advisory_xact_lock: "trialbridge subscriptions". */
 const RECONCILE_LOCK_KEY = 7_243_005;
 
-async function reconcileLocked(deps: { db: Db; client: SiteClient; site: SiteConfig; codes: readonly string[]; patients: readonly string[]; log: Logger }): Promise<ReconcileResult> {
+export interface ReconcileDeps {
+  readonly db: Db;
+  readonly client: SiteClient;
+  readonly site: SiteConfig;
+  readonly codes: readonly string[];
+  readonly patients: readonly string[];
+  readonly log: Logger;
+  /** Pre-screen criteria (prescreenCriteria); none by default. */
+  readonly extra?: readonly ExtraCriteria[];
+}
+
+async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileResult> {
   const { db, client, site } = deps;
-  const desired = desiredSubscriptions(site, deps.codes, deps.patients);
+  const desired = desiredSubscriptions(site, deps.codes, deps.patients, deps.extra);
   const existing = await serverSubscriptions(client, site.id);
   const res: ReconcileResult = { created: [], updated: [], deleted: [], unchanged: [] };
   const byKey = new Map<string, Subscription>();
@@ -142,14 +163,18 @@ async function reconcileLocked(deps: { db: Db; client: SiteClient; site: SiteCon
     await upsertSiteSubscription(db, site.id, { subscriptionId: saved.id, key: d.key, resourceType: d.resourceType, criteria: d.criteria, status: saved.status ?? null, error: saved.error ?? null });
   }
   await recordContact(db, site.id);
-  await setScopeHash(db, site.id, scopeDigest(deps.patients));
+  await setScopeHash(db, site.id, scopeDigest(deps.patients, deps.extra));
   deps.log.info({ site: site.id, created: res.created.length, updated: res.updated.length, deleted: res.deleted.length, unchanged: res.unchanged.length }, 'subscriptions reconciled');
   return res;
 }
 
-/** Digest of a patient scope (ids are not stored in site_state; only whether the scope changed matters). */
-export function scopeDigest(patients: readonly string[]): string {
-  return crypto.createHash('sha256').update(patients.join('\n')).digest('hex');
+/**
+ * Digest of a patient scope and of the pre-screen criteria (ids are not stored in site_state; only
+ * whether the scope changed matters). Without pre-screen criteria it is the digest of the ids alone.
+ */
+export function scopeDigest(patients: readonly string[], extra: readonly ExtraCriteria[] = []): string {
+  const text = patients.join('\n') + (extra.length ? `\n#\n${extra.map((e) => `${e.key} ${e.criteria}`).join('\n')}` : '');
+  return crypto.createHash('sha256').update(text).digest('hex');
 }
 
 /** For `trialbridge subscriptions`: our Subscriptions on the server joined with what we recorded of them. */

@@ -87,7 +87,7 @@ const lastUpdated = (r: Resource) => (r.meta?.lastUpdated ? new Date(r.meta.last
 class Pass {
   readonly seen = new Set<string>();
   readonly params: Record<string, string>;
-  constructor(readonly deps: SyncDeps, readonly plan: WatchPlan, patients: readonly string[] | null, readonly s: SyncSummary) {
+  constructor(readonly deps: SyncDeps, readonly plan: WatchPlan, patients: readonly string[] | null, readonly s: SyncSummary, readonly onFresh?: (found: readonly Resource[]) => void) {
     this.params = { ...plan.params, ...scopeParams(plan, patients), _sort: '_lastUpdated', _count: String(deps.site.fhir!.pageSize) };
   }
 
@@ -103,6 +103,7 @@ class Pass {
     fresh.forEach((r) => this.seen.add(versionKey(r)));
     this.s.fetched += fresh.length;
     await storeResources(this.deps, fresh, this.s);
+    this.onFresh?.(fresh);
     await recordContact(this.deps.db, this.deps.site.id);
     const newest = found.map(lastUpdated).filter((x): x is string => !!x).sort().pop() ?? null;
     return { found, fresh: fresh.length, newest, next: nextLink(page) };
@@ -138,8 +139,11 @@ class PageLimit extends Error {}
  * scope does not (the caller moves it to the lowest end of all chunks).
  * Returns the highest lastUpdated seen, or the starting cursor.
  */
-async function pass(deps: SyncDeps, plan: WatchPlan, patients: readonly string[] | null, from: string | null, persist: boolean, s: SyncSummary): Promise<string | null> {
-  const p = new Pass(deps, plan, patients, s);
+export async function pass(
+  deps: SyncDeps, plan: WatchPlan, patients: readonly string[] | null, from: string | null, persist: boolean, s: SyncSummary,
+  onFresh?: (found: readonly Resource[]) => void,
+): Promise<string | null> {
+  const p = new Pass(deps, plan, patients, s, onFresh);
   let cursor = from;
   let op: 'ge' | 'gt' = 'ge';
   try {
@@ -150,7 +154,7 @@ async function pass(deps: SyncDeps, plan: WatchPlan, patients: readonly string[]
       if (advanced) {
         cursor = r.newest;
         op = 'ge';
-        if (persist) await advanceCursor(deps.db, deps.site.id, plan.type, cursor!);
+        if (persist) await advanceCursor(deps.db, deps.site.id, plan.cursorKey ?? plan.type, cursor!);
       }
       if (!r.next) return cursor;
       if (advanced) continue;

@@ -33,6 +33,8 @@ export interface WatchPlan {
   /** Search parameters besides the scope, _lastUpdated, _sort and _count. */
   readonly params: Readonly<Record<string, string>>;
   readonly scope: ScopeParam;
+  /** site_cursors key when it is not the type (a second plan of one type keeps its own cursor, e.g. pre-screening). */
+  readonly cursorKey?: string;
 }
 
 /** Types the connector knows how to narrow: everything else is fetched unscoped. */
