@@ -7,6 +7,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { parseOidcConfig, parseSessionConfig, type OidcConfig, type SessionConfig } from './oidc';
 import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './sites';
+import { parsePrescreen, type PrescreenConfig } from './sites';
+export type { PrescreenConfig, PrescreenScope } from './sites';
 
 export type { OidcConfig, SessionConfig } from './oidc';
 export { grantsFromClaim, OIDC_DEFAULTS, SESSION_DEFAULTS } from './oidc';
@@ -42,6 +44,8 @@ export interface SiteConfig {
    * wall-clock time in `timeZone` (`site-zone`), recorded in the inbound row's context.
    */
   readonly localTimeWithoutOffset: LocalTimePolicy;
+  /** Pre-screening of patients who are not enrolled (README "Pre-screening and alerts"); null = the site does not pre-screen. */
+  readonly prescreen: PrescreenConfig | null;
 }
 
 /** What the door does with a dateTime that has a time but no offset (README "Configuration"). */
@@ -190,6 +194,7 @@ function parseSites(env: NodeJS.ProcessEnv, problems: string[]): SiteConfig[] {
     else if (derived && tokenSha256 !== derived) bad.push(`${at}.tokenSha256: does not match fhir.notificationToken; give one or the other`);
     const studyAliases = parseStudyAliases(o.studyAliases, `${at}.studyAliases`, bad);
     const codeMap = parseSiteCodeMap(o.codeMap, `${at}.codeMap`, bad);
+    const prescreen = parsePrescreen(o.prescreen, `${at}.prescreen`, !!fhir, bad);
     const tz = o.timeZone ?? DEFAULTS.timeZone;
     if (typeof tz !== 'string' || !isValidTimeZone(tz)) bad.push(`${at}.timeZone: not an IANA time zone`);
     const localTime = o.localTimeWithoutOffset ?? 'reject';
@@ -197,7 +202,7 @@ function parseSites(env: NodeJS.ProcessEnv, problems: string[]): SiteConfig[] {
     problems.push(...bad);
     if (bad.length) return [];
     seen.add(o.id as string);
-    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir, studyAliases, codeMap, localTimeWithoutOffset: localTime as LocalTimePolicy }];
+    return [{ id: o.id as string, name: typeof o.name === 'string' ? o.name : (o.id as string), tokenSha256: tokenSha256 as string, timeZone: tz as string, fhir, studyAliases, codeMap, localTimeWithoutOffset: localTime as LocalTimePolicy, prescreen }];
   });
 }
 

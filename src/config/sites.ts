@@ -57,6 +57,8 @@ export interface SiteFhirConfig {
   readonly payload: SubscriptionPayload;
   /** Per-request timeout towards the site's server. */
   readonly timeoutMs: number;
+  /** Write flags back to the site's EHR as FHIR Flag / DetectedIssue (README "Pre-screening and alerts"); absent = false. */
+  readonly writeBack?: boolean;
 }
 
 /** Named defaults (design.md habit 8); [A] choices, all overridable per site. */
@@ -192,6 +194,7 @@ export function parseSiteFhir(v: unknown, at: string, bad: string[]): SiteFhirCo
   const payload = v.payload ?? SITE_FHIR_DEFAULTS.payload;
   if (!PAYLOADS.includes(payload as SubscriptionPayload)) bad.push(`${at}.payload: expected full-resource, id-only or empty`);
   if (v.patientScope !== undefined && typeof v.patientScope !== 'boolean') bad.push(`${at}.patientScope: expected true or false`);
+  if (v.writeBack !== undefined && typeof v.writeBack !== 'boolean') bad.push(`${at}.writeBack: expected true or false`);
   return {
     baseUrl: baseUrl ?? '',
     auth: parseAuth(v.auth, `${at}.auth`, bad),
@@ -207,6 +210,7 @@ export function parseSiteFhir(v: unknown, at: string, bad: string[]): SiteFhirCo
     notificationToken,
     payload: payload as SubscriptionPayload,
     timeoutMs: int(v.timeoutMs, SITE_FHIR_DEFAULTS.timeoutMs, 100, 600_000, `${at}.timeoutMs`, bad),
+    writeBack: v.writeBack === true,
   };
 }
 
@@ -290,4 +294,97 @@ export function parseSiteCodeMap(v: unknown, at: string, bad: string[]): SiteCod
     else out.push({ system, code, target: target.trim() });
   }
   return out;
+}
+
+/**
+ * Which patients a site pre-screens (README "Pre-screening and alerts"):
+ * every patient whose labs it sends, the members of a FHIR Group, or the
+ * patients with an encounter at a Location or of a service type, as the
+ * site's server can search them (FHIR R4 Encounter search `location`,
+ * `service-type`).
+ */
+export type PrescreenScope =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'group'; readonly group: string }
+  | { readonly kind: 'location'; readonly location: string }
+  | { readonly kind: 'service'; readonly serviceType: string };
+
+/** `TRIALBRIDGE_SITES[i].prescreen`, parsed. */
+export interface PrescreenConfig {
+  /** Trial keys pre-screened at this site (checked against the loaded trials at boot: unknownPrescreenTrials). */
+  readonly trials: readonly string[];
+  readonly scope: PrescreenScope;
+  /**
+   * Days a candidate's data are kept once it is no longer potential (dismissed,
+   * withdrawn, or moved to screening), then purged with the patient's parked data.
+   */
+  readonly retentionDays: number;
+  /** Connected sites: look-back of the labs fetched on a hit (the watch plan's default when absent). */
+  readonly lookbackDays?: number;
+}
+
+/** [A] Potential candidates are kept this long after they stop being potential (README "Pre-screening and alerts"). */
+export const PRESCREEN_RETENTION_DAYS = 30;
+
+const GROUP_REF = /^(?:Group\/)?[A-Za-z0-9\-.]{1,64}$/;
+const LOCATION_REF = /^(?:Location\/)?[A-Za-z0-9\-.]{1,64}$/;
+
+function parsePrescreenScope(v: unknown, at: string, connected: boolean, bad: string[]): PrescreenScope {
+  if (v === undefined || v === 'all') return { kind: 'all' };
+  const one = isObj(v) ? Object.keys(v) : [];
+  if (!isObj(v) || one.length !== 1 || !['group', 'location', 'service'].includes(one[0]) || typeof v[one[0]] !== 'string') {
+    bad.push(`${at}: expected "all", {"group": "Group/<id>"}, {"location": "Location/<id>"} or {"service": "<service type code>"}`);
+    return { kind: 'all' };
+  }
+  const value = (v[one[0]] as string).trim();
+  if (!connected) {
+    // Group and Encounter are not resources a site pushes to us (ingest stores none of them), so a push-only
+    // site cannot tell who is in such a scope: it sends only the patients it means to pre-screen, with "all".
+    bad.push(`${at}: a push-only site (no fhir) pre-screens "all" the patients whose labs it sends; ${one[0]} membership is read from the site's FHIR server`);
+    return { kind: 'all' };
+  }
+  if (one[0] === 'group') {
+    if (!GROUP_REF.test(value)) bad.push(`${at}.group: expected "Group/<id>"`);
+    return { kind: 'group', group: value.startsWith('Group/') ? value : `Group/${value}` };
+  }
+  if (one[0] === 'location') {
+    if (!LOCATION_REF.test(value)) bad.push(`${at}.location: expected "Location/<id>"`);
+    return { kind: 'location', location: value.startsWith('Location/') ? value : `Location/${value}` };
+  }
+  if (!value || /\s/.test(value)) bad.push(`${at}.service: expected a service type code, or "<system>|<code>"`);
+  return { kind: 'service', serviceType: value };
+}
+
+/**
+ * Parses `TRIALBRIDGE_SITES[i].prescreen`, e.g.
+ * `{"trials": ["NCT05985863"], "scope": {"group": "Group/hepatology"}}`; undefined → null
+ * (the site does not pre-screen). Whether each trial is configured is checked at boot.
+ */
+export function parsePrescreen(v: unknown, at: string, connected: boolean, bad: string[]): PrescreenConfig | null {
+  if (v === undefined || v === null) return null;
+  if (!isObj(v)) {
+    bad.push(`${at}: expected {"trials": ["<trial key>", ...], "scope": "all" | {"group": ...} | {"location": ...}}`);
+    return null;
+  }
+  for (const k of Object.keys(v)) if (!['trials', 'scope', 'retentionDays', 'lookbackDays'].includes(k)) bad.push(`${at}.${k}: unknown member (expected trials, scope, retentionDays, lookbackDays)`);
+  const trials = v.trials;
+  if (!Array.isArray(trials) || !trials.length || trials.some((t) => typeof t !== 'string' || !t.trim())) bad.push(`${at}.trials: expected a non-empty array of trial keys`);
+  const out: PrescreenConfig = {
+    trials: Array.isArray(trials) ? [...new Set(trials.filter((t): t is string => typeof t === 'string' && !!t.trim()))] : [],
+    scope: parsePrescreenScope(v.scope, `${at}.scope`, connected, bad),
+    retentionDays: int(v.retentionDays, PRESCREEN_RETENTION_DAYS, 0, 3650, `${at}.retentionDays`, bad),
+  };
+  return v.lookbackDays === undefined ? out : { ...out, lookbackDays: int(v.lookbackDays, 0, 1, 3650, `${at}.lookbackDays`, bad) };
+}
+
+/** Pre-screen trials that are not configured; boot stops on any (like unknownAliasTrials). */
+export function unknownPrescreenTrials(sites: readonly { id: string; prescreen?: PrescreenConfig | null }[], trialKeys: readonly string[]): string[] {
+  const keys = new Set(trialKeys);
+  const bad: string[] = [];
+  sites.forEach((s, i) => {
+    for (const t of s.prescreen?.trials ?? []) {
+      if (!keys.has(t)) bad.push(`TRIALBRIDGE_SITES[${i}].prescreen.trials: no trial "${t}" is configured (known: ${[...keys].sort().join(', ')})`);
+    }
+  });
+  return bad;
 }
