@@ -13,6 +13,7 @@ import { AppError } from '../errors';
 import { requireUser } from '../http';
 import { csrfTokenOf } from '../http/session';
 import { html, page } from './html';
+import { shellOptions } from './layout';
 
 /** The session's CSRF token for the page (none for bearer principals, which are exempt). */
 export function csrfOf(req: Request): string | null {
@@ -48,6 +49,7 @@ export function uiErrors(): (err: unknown, req: Request, res: Response, next: Ne
     if (!(err instanceof AppError) || !wantsHtml(req) || req.path.startsWith('/events')) return next(err);
     const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Not allowed' : err.status === 401 ? 'Sign-in required' : 'Request refused';
     const body = html`<p role="alert">${err.message}</p><p><a href="/ui/">Back to the overview</a></p>`;
-    res.status(err.status).type('html').send(page({ title, user: req.principal ? { name: req.principal.name, roles: [] } : null, csrf: csrfOf(req) }, body));
+    // The reader's own header and navigation, so an error page is a page of the workbench like any other.
+    res.status(err.status).type('html').send(page(shellOptions(req, title), body));
   };
 }

@@ -62,7 +62,7 @@ export function page(o: ShellOptions, body: Html): string {
     : '';
   return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · trialbridge</title>${o.csrf ? html`<meta name="csrf-token" content="${o.csrf}">` : ''}
-<link rel="stylesheet" href="/ui/static/app.css"><script src="/ui/static/app.js" defer></script></head>
+<link rel="icon" href="/ui/static/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/ui/static/app.css"><script src="/ui/static/app.js" defer></script></head>
 <body><header><a class="brand" href="/ui/">trialbridge</a>${nav}${user}</header>
 <main id="main"><h1>${o.title}</h1>${body}</main></body></html>`.text}`;
 }

@@ -6,8 +6,8 @@ import type { Request } from 'express';
 import { can, rolesOf, scopeSql, type Principal } from '../http/scope';
 import { siteLocalTime } from '../protocol/schedule';
 import type { ScopeFn } from '../store/views';
-import { html, page, type Html } from './html';
-import { csrfOf } from './guard';
+import { csrfTokenOf } from '../http/session';
+import { html, page, raw, type Html, type ShellOptions } from './html';
 
 /** The reader's read scope as an SQL condition (store/views.ts ScopeFn). */
 export const scopeOfReader = (p: Principal): ScopeFn => (params, alias) => scopeSql(p, params, alias, 'read');
@@ -21,18 +21,21 @@ const NAV: readonly NavEntry[] = [
   { href: '/ui/flags', label: 'Flags', show: () => true },
 ];
 
+/** The shell of a page for `req`'s reader: name, roles and navigation by role (none without a principal). */
+export function shellOptions(req: Request, title: string, current = ''): ShellOptions {
+  const p = req.principal;
+  if (!p) return { title, user: null, csrf: csrfTokenOf(req) };
+  return {
+    title,
+    user: { name: p.name, roles: [...rolesOf(p)] },
+    csrf: csrfTokenOf(req),
+    nav: NAV.filter((n) => n.show(p)).map((n) => ({ href: n.href, label: n.label, current: n.href === current })),
+  };
+}
+
 /** Renders a full page for the signed-in reader; `current` marks the navigation entry of this page. */
 export function shell(req: Request, title: string, current: string, body: Html): string {
-  const p = req.principal!;
-  return page(
-    {
-      title,
-      user: { name: p.name, roles: [...rolesOf(p)] },
-      csrf: csrfOf(req),
-      nav: NAV.filter((n) => n.show(p)).map((n) => ({ href: n.href, label: n.label, current: n.href === current })),
-    },
-    body,
-  );
+  return page(shellOptions(req, title, current), body);
 }
 
 /** An instant as the site's wall-clock time with its UTC offset, in a <time> element carrying the instant. */
@@ -41,7 +44,16 @@ export function localTime(instant: string | null | undefined, timeZone: string):
   const t = siteLocalTime(instant, timeZone).localDateTime;
   if (!t) return html`<time datetime="${instant}">${instant}</time>`;
   const shown = `${t.slice(0, 10)} ${t.slice(11, 16)} (UTC${t.slice(19)})`;
-  return html`<time datetime="${instant}" title="${instant}">${shown}</time>`;
+  return html`<time datetime="${instant}">${shown}</time>`;
+}
+
+/**
+ * A resource reference ("Observation/wb-001-tbil-scr") that may break after
+ * its slash when a cell is narrow, instead of at every hyphen of the id.
+ */
+export function ref(reference: string): Html {
+  const i = reference.indexOf('/');
+  return i < 0 ? html`<span class="ref">${reference}</span>` : html`<span class="ref">${reference.slice(0, i + 1)}${raw('<wbr>')}${reference.slice(i + 1)}</span>`;
 }
 
 /** The same instant in UTC, for the audit trail (21 CFR Part 11 §11.10(e): time-stamped records). */

@@ -8,14 +8,26 @@ import { AppError } from '../../errors';
 import { assertCan, scopeSql } from '../../http/scope';
 import { listAudit } from '../../store/audit';
 import { subjectView } from '../../store/views';
-import { html } from '../html';
+import { html, type Html } from '../html';
 import type { UiDeps } from '../deps';
+import { actionLabel, actorLabel, auditValue, entityLabel, readableReason } from '../format';
 import { scopeOfReader, shell, subjectHref, utcTime } from '../layout';
 
 /** Rows shown on one page; the CSV has them all. */
 export const AUDIT_PAGE_LIMIT = 1000;
 
-const show = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+/** The site-local audit time ("2026-12-02T08:29:12+08:00", migration 008 audit_local_time) with its offset set apart. */
+function siteTime(local: string | null): Html | string {
+  const m = local ? /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(local) : null;
+  if (!m) return local ?? '';
+  return html`${m[1]} ${m[2]} <span class="muted">${m[3] === 'Z' ? 'UTC' : m[3]}</span>`;
+}
+
+/** The reason column: the controlled reason's label (its code beside it, as in the CSV), then the note. */
+export function reasonCell(action: string, reason: string | null): Html {
+  const r = readableReason(action, reason);
+  return html`${r.label ? html`${r.label} <code class="muted">${r.code}</code>` : ''}${r.note ? html`<span class="note">${r.label ? 'Note: ' : ''}${r.note}</span>` : ''}`;
+}
 
 export function auditPage(deps: UiDeps) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -26,14 +38,17 @@ export function auditPage(deps: UiDeps) {
     const params: unknown[] = [];
     const rows = await listAudit(deps.db, { ...k, limit: AUDIT_PAGE_LIMIT, scope: { sql: scopeSql(p, params, '', 'read'), params } });
     const csv = `/api/audit?${new URLSearchParams({ ...k, format: 'csv' })}`;
-    const body = html`<p><a href="${subjectHref(k)}">Back to subject ${k.subject}</a> · <a href="${csv}" download data-testid="audit-csv">Download CSV</a></p>
-      <table class="list" data-testid="audit-table"><caption>Audit trail of ${k.subject} (${rows.length} rows${rows.length === AUDIT_PAGE_LIMIT ? ', first ones; the CSV has all' : ''})</caption>
+    const body = html`<p><a href="${subjectHref(k)}">Back to subject ${k.subject}</a> · <a href="${csv}" download data-testid="audit-csv">Download CSV</a> <span class="muted">(codes and raw values, every row)</span></p>
+      <table class="list audit" data-testid="audit-table"><caption>${rows.length} ${rows.length === 1 ? 'entry' : 'entries'}, oldest first${rows.length === AUDIT_PAGE_LIMIT ? '; the first ones only, the CSV has all' : ''}</caption>
       <thead><tr><th scope="col">When (UTC)</th><th scope="col">Site time</th><th scope="col">Who</th><th scope="col">Role</th><th scope="col">Action</th>
-        <th scope="col">Entity / field</th><th scope="col">Old → new</th><th scope="col">Reason</th></tr></thead>
-      <tbody>${rows.length ? rows.map((r) => html`<tr data-testid="audit-row-${r.id}"><td>${utcTime(r.at)}</td><td>${r.atLocal ?? ''}</td>
-        <td>${r.actorName ?? r.actor} <span class="muted">(${r.actor})</span></td><td>${r.actorRole}</td><td>${r.action}</td>
-        <td>${r.entity} ${r.entityId}${r.field ? html` · ${r.field}` : ''}</td>
-        <td><code>${show(r.oldValue) || '—'}</code> → <code>${show(r.newValue) || '—'}</code></td><td>${r.reason ?? ''}</td></tr>`) : html`<tr><td colspan="8">No audit rows.</td></tr>`}</tbody></table>`;
+        <th scope="col">What</th><th scope="col">Old → new</th><th scope="col">Reason and note</th></tr></thead>
+      <tbody>${rows.length ? rows.map((r) => {
+        const who = actorLabel(r);
+        const old = r.oldValue === null || r.oldValue === undefined ? null : auditValue(r.oldValue);
+        return html`<tr data-testid="audit-row-${r.id}"><td>${utcTime(r.at)}</td><td class="nw">${siteTime(r.atLocal)}</td>
+        <td>${who.name} <span class="muted">(${who.id})</span></td><td>${r.actorRole}</td><td>${actionLabel(r.action)}</td>
+        <td class="nw">${entityLabel(r)}</td><td>${old === null ? '' : html`${old} → `}${auditValue(r.newValue)}</td><td class="reason">${reasonCell(r.action, r.reason)}</td></tr>`;
+      }) : html`<tr><td colspan="8">No audit entries.</td></tr>`}</tbody></table>`;
     res.type('html').send(shell(req, `Audit trail of ${k.subject}`, '/ui/subjects', body));
   };
 }

@@ -27,14 +27,14 @@ export function age(raisedAt: string, now = Date.now()): string {
 export function flagRow(f: InboxFlag, mayAct: boolean, tz: string): Html {
   const id = `fl-${f.id}`;
   return html`<tr data-testid="flag-row-${f.id}" data-flag-id="${f.id}">
-    <td>${badge(f.severity)}</td><th scope="row"><a href="${subjectHref(f)}">${f.subject}</a></th><td>${f.trial}</td><td>${f.site}</td>
-    <td>${f.code}</td><td>${f.visit ?? f.criterion ?? ''}</td><td class="detail">${f.message}</td>
-    <td>${localTime(f.raisedAt, tz)} <span class="muted">(${age(f.raisedAt)})</span></td>
+    <td>${badge(f.severity)}</td><th scope="row"><a href="${subjectHref(f)}">${f.subject}</a></th><td class="nw">${f.trial}</td><td class="nw">${f.site}</td>
+    <td class="nw">${f.code}</td><td class="nw">${f.visit ?? f.criterion ?? ''}</td><td class="detail">${f.message}</td>
+    <td>${localTime(f.raisedAt, tz)} <span class="muted nw">(${age(f.raisedAt)} ago)</span></td>
     <td data-testid="flag-ack-${f.id}">${f.acknowledgedAt ? html`acknowledged ${f.acknowledgedBy ? html`by ${f.acknowledgedBy}` : ''}` : html`<span class="muted">new</span>`}</td>
-    <td>${mayAct ? html`${f.acknowledgedAt ? '' : html`<form data-action="ack-flag" data-flag-id="${f.id}" class="inline"><button type="submit">Acknowledge flag ${f.id}</button></form>`}
+    <td class="actions">${mayAct ? html`${f.acknowledgedAt ? '' : html`<form data-action="ack-flag" data-flag-id="${f.id}" class="inline"><button type="submit">Acknowledge flag ${f.id}</button></form>`}
       <details><summary>Resolve</summary><form data-action="resolve-flag" data-flag-id="${f.id}" class="stack">
         <label for="${id}-note">Resolution note</label><textarea id="${id}-note" name="note" required maxlength="2000" rows="2"></textarea>
-        <button type="submit">Resolve flag ${f.id}</button></form></details><p class="form-msg" role="status"></p>` : ''}</td></tr>`;
+        <button type="submit">Resolve flag ${f.id}</button></form></details><p class="form-msg" id="${id}-msg" role="status"></p>` : ''}</td></tr>`;
 }
 
 export function flagsPage(deps: UiDeps) {
@@ -51,7 +51,7 @@ export function flagsPage(deps: UiDeps) {
       <button type="submit">Apply</button></form>`;
     const rows = flags.map((x) => flagRow(x, can(p, 'flag', x.trial, x.site), deps.timeZoneOf(x.site)));
     const body = html`<div data-live="flags" data-trial="${f.trial ?? ''}" data-site="${f.site ?? ''}" data-code="${f.code ?? ''}">
-      <p class="live-notice" data-testid="live-notice" role="status" hidden>Updated</p>
+      <p class="live-notice" data-testid="live-notice" role="status">New flags appear here without reloading.</p>
       ${filters}
       <table class="list" data-testid="flag-inbox"><caption>Open flags, most severe and oldest first (${flags.length})</caption><thead><tr>
         <th scope="col">Severity</th><th scope="col">Subject</th><th scope="col">Trial</th><th scope="col">Site</th><th scope="col">Code</th><th scope="col">Visit or criterion</th>

@@ -9,7 +9,8 @@ import { assertCan, can, scopeSql } from '../../http/scope';
 import { reviewQueue } from '../../store/views';
 import { html } from '../html';
 import type { UiDeps } from '../deps';
-import { localTime, shell, showValue, subjectHref } from '../layout';
+import { displayQuantity } from '../format';
+import { localTime, ref, shell, subjectHref } from '../layout';
 
 export function reviewPage(deps: UiDeps) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -26,8 +27,8 @@ export function reviewPage(deps: UiDeps) {
       const may = can(p, 'review', i.trial, i.site);
       const subject = i.subject ? html`<a href="${subjectHref(i)}">${i.subject}</a>` : html`<span class="muted">no subject</span>`;
       return html`<tr data-testid="review-item-${i.id}" data-review-item="${i.id}">
-        <th scope="row">${i.id}</th><td>${i.reason}</td><td class="detail">${i.detail}</td><td>${i.trial || '—'}</td><td>${i.site}</td><td>${subject}</td>
-        <td>${i.resource}</td><td>${localTime(i.createdAt, deps.timeZoneOf(i.site))}</td>
+        <th scope="row">${i.id}</th><td class="nw">${i.reason}</td><td class="detail">${i.detail}</td><td class="nw">${i.trial || '—'}</td><td class="nw">${i.site}</td><td class="nw">${subject}</td>
+        <td>${ref(i.resource)}</td><td>${localTime(i.createdAt, deps.timeZoneOf(i.site))}</td>
         <td>${may ? html`<details><summary>Resolve by hand</summary>
           <form data-action="resolve" data-item-id="${i.id}" class="stack">
             <label for="${id}-item">CRF item</label><select id="${id}-item" name="item" required><option value="">Choose an item</option>${i.trial ? itemOptions(i.trial) : ''}</select>
@@ -42,10 +43,10 @@ export function reviewPage(deps: UiDeps) {
             <label for="${id}-dreason">Reason</label><select id="${id}-dreason" name="reason" required data-reasons="dismiss"><option value="">Choose a reason</option></select>
             <label for="${id}-dnote">Note</label><input id="${id}-dnote" name="note" maxlength="2000">
             <button type="submit">Dismiss item ${i.id}</button></form></details>
-          <p class="form-msg" role="status"></p>` : ''}</td></tr>`;
+          <p class="form-msg" id="${id}-msg" role="status"></p>` : ''}</td></tr>`;
     });
     const pendingRows = pending.map((v) => html`<tr data-testid="pending-value-${v.id}"><th scope="row"><a href="${subjectHref(v, `?value=${v.id}`)}">${v.subject}</a></th>
-      <td>${v.trial}</td><td>${v.site}</td><td>${v.form}.${v.item}</td><td>${showValue(v.value)} ${v.unit ?? ''}</td><td>${localTime(v.updatedAt, deps.timeZoneOf(v.site))}</td></tr>`);
+      <td class="nw">${v.trial}</td><td class="nw">${v.site}</td><td class="nw">${v.form}.${v.item}</td><td class="nw">${displayQuantity(v.value, v.unit)}</td><td>${localTime(v.updatedAt, deps.timeZoneOf(v.site))}</td></tr>`);
     const body = html`<section aria-labelledby="items-h"><h2 id="items-h">Open review items</h2>
       <table class="list" data-testid="review-items"><thead><tr><th scope="col">Item</th><th scope="col">Reason</th><th scope="col">Detail</th><th scope="col">Trial</th><th scope="col">Site</th>
         <th scope="col">Subject</th><th scope="col">Source resource</th><th scope="col">Raised (site time)</th><th scope="col">Actions</th></tr></thead>

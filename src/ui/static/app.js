@@ -52,14 +52,18 @@
 
   // ---------------------------------------------------------------- reasons (controlled lists)
   let reasons = null;
-  async function fillReasons(root) {
-    const selects = $$('select[data-reasons]', root);
-    if (!selects.length) return;
+  /** The controlled lists, read once (also for the labels of reasons in histories). */
+  async function loadReasons() {
     try {
       reasons = reasons || (await api('GET', '/api/review-reasons'));
     } catch (_) {
-      return;
+      /* the codes are shown instead of labels */
     }
+    return reasons;
+  }
+  async function fillReasons(root) {
+    const selects = $$('select[data-reasons]', root);
+    if (!selects.length || !(await loadReasons())) return;
     for (const s of selects) {
       if (s.dataset.filled) continue;
       for (const r of reasons[s.dataset.reasons] || []) s.append(el('option', { value: r.code }, r.label));
@@ -68,32 +72,57 @@
   }
 
   // ---------------------------------------------------------------- refresh without a full reload
-  let refreshing = null;
-  async function refreshMain(opts) {
-    if (refreshing) return refreshing;
-    refreshing = (async () => {
-      const res = await fetch(location.pathname + location.search, { credentials: 'same-origin', headers: { accept: 'text/html' } });
-      if (res.redirected && /\/ui\/login/.test(res.url)) { location.assign(res.url); return; }
-      if (!res.ok) return;
-      const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
-      const next = doc.getElementById('main');
-      const main = document.getElementById('main');
-      if (!next || !main) return;
+  // Refreshes run one after another (a request made during one gets its own, later fetch, so it
+  // never shows data older than the change that asked for it). An open value panel is kept as it
+  // is (what the person typed, the confirmation) and only its data re-read; confirmation lines
+  // (role=status with an id) and the focused control are carried over to the new content.
+  let refreshChain = Promise.resolve();
+  function refreshMain(opts) {
+    refreshChain = refreshChain.then(() => refreshOnce(opts || {})).catch(() => {});
+    return refreshChain;
+  }
+
+  async function refreshOnce(opts) {
+    const res = await fetch(location.pathname + location.search, { credentials: 'same-origin', headers: { accept: 'text/html' } });
+    if (res.redirected && /\/ui\/login/.test(res.url)) { location.assign(res.url); return; }
+    if (!res.ok) return;
+    const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+    const next = doc.getElementById('main');
+    const main = document.getElementById('main');
+    if (!next || !main) return;
+    let added = 0;
+    if (opts.flagsOnly) {
+      added = mergeFlagRows(next);
+    } else {
       const panel = $('#value-panel');
-      const openId = panel && panel.open ? panel.dataset.valueId : null;
-      if (opts && opts.flagsOnly) mergeFlagRows(next); else main.replaceChildren(...Array.from(next.childNodes).map((n) => document.importNode(n, true)));
+      const keep = panel && panel.open && panel.parentElement === main ? panel : null;
+      if (keep) { const fresh = next.querySelector('#value-panel'); if (fresh) fresh.remove(); }
+      const messages = $$('[role="status"][id]', main).filter((m) => m.textContent && !m.closest('#value-panel')).map((m) => [m.id, m.textContent, m.classList.contains('error')]);
+      const focused = document.activeElement && main.contains(document.activeElement) && !(keep && keep.contains(document.activeElement)) ? focusKey(document.activeElement) : null;
+      for (const c of Array.from(main.childNodes)) if (c !== keep) c.remove();
+      const nodes = Array.from(next.childNodes).map((n) => document.importNode(n, true));
+      for (const n of nodes) main.insertBefore(n, keep);
+      for (const [id, text, isError] of messages) say(document.getElementById(id), text, isError);
+      if (focused) { const f = main.querySelector(focused); if (f) f.focus(); }
       await fillReasons(main);
-      if (openId) openPanel(openId);
-      if (opts && opts.notice) showNotice();
-    })().finally(() => { refreshing = null; });
-    return refreshing;
+      if (keep) await loadPanel(keep.dataset.valueId);
+    }
+    if (opts.notice) showNotice(added);
+  }
+
+  /** A selector that finds "the same" control in the re-rendered page. */
+  function focusKey(e) {
+    if (e.id) return `#${CSS.escape(e.id)}`;
+    if (e.dataset && e.dataset.testid) return `[data-testid="${CSS.escape(e.dataset.testid)}"]`;
+    if (e.dataset && e.dataset.valueId) return `[data-value-id="${CSS.escape(e.dataset.valueId)}"]`;
+    return null;
   }
 
   /** Flag inbox: new rows are inserted, resolved ones removed; open forms elsewhere stay as they are. */
   function mergeFlagRows(nextMain) {
     const body = $('#flag-rows');
     const nextBody = nextMain.querySelector('#flag-rows');
-    if (!body || !nextBody) return;
+    if (!body || !nextBody) return 0;
     const have = new Map($$('tr[data-flag-id]', body).map((r) => [r.dataset.flagId, r]));
     const want = Array.from(nextBody.querySelectorAll('tr[data-flag-id]'));
     const wantIds = new Set(want.map((r) => r.dataset.flagId));
@@ -113,24 +142,73 @@
     const cap = $('table[data-testid="flag-inbox"] caption');
     const nextCap = nextMain.querySelector('table[data-testid="flag-inbox"] caption');
     if (cap && nextCap) cap.textContent = nextCap.textContent;
+    return want.filter((r) => !have.has(r.dataset.flagId)).length;
   }
 
-  let noticeTimer = null;
-  function showNotice() {
+  /** The live-update line under the heading: when the page last changed by itself, and what came in. */
+  function showNotice(added) {
     const n = $('[data-testid="live-notice"]');
     if (!n) return;
-    n.textContent = `Updated ${new Date().toLocaleTimeString()}`;
-    n.hidden = false;
-    clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => { n.hidden = true; }, 8000);
+    const what = added ? `: ${added} new flag${added === 1 ? '' : 's'} (highlighted)` : '';
+    n.textContent = `Updated live at ${new Date().toLocaleTimeString()}${what}.`;
   }
 
   // ---------------------------------------------------------------- the value panel
   const subjectRoot = () => $('#subject');
 
+  // Display rules shared with src/ui/format.ts (units as people write them, large counts in powers of ten).
+  const SUP = { 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹', '-': '⁻' };
+  const sup = (s) => String(s).split('').map((c) => SUP[c] || c).join('');
+  function unitText(u) {
+    if (!u) return '';
+    return String(u).replace(/10\*(-?\d+)/g, (_m, e) => `10${sup(e)}`).replace(/(^|[^A-Za-z])u(?=(mol|g|L|l|IU|\[IU\]|m)\b)/g, '$1µ')
+      .replace(/\{([^}]*)\}/g, '$1').replace(/\[([^\]]*)\]/g, '$1');
+  }
+  function numberText(n) {
+    if (typeof n !== 'number' || !isFinite(n) || Math.abs(n) < 1e6) return String(n);
+    const e = Math.floor(Math.log10(Math.abs(n)));
+    const m = Number((n / Math.pow(10, e)).toPrecision(4));
+    return `${m === 1 ? '' : `${m} × `}10${sup(e)}`;
+  }
   function show(v) {
+    if (v === null || v === undefined || v === '') return '—';
+    return typeof v === 'number' ? numberText(v) : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+  const quantity = (v, u) => `${show(v)}${u ? ` ${unitText(u)}` : ''}`;
+  const ACTIONS = { insert: 'created', update: 'updated', accept: 'accepted', correct: 'corrected', reject: 'rejected', entered: 'entered by hand', resolve: 'resolved', dismiss: 'dismissed' };
+  const REASON_KIND = { correct: 'correct', entered: 'correct', resolve: 'correct', reject: 'reject', dismiss: 'dismiss' };
+  /** "2026-12-02T00:29:12.706Z" or "...T08:29:12+08:00" → "2026-12-02 08:29:12 +08:00". */
+  const stamp = (t) => (t ? String(t).replace('T', ' ').replace(/\.\d+/, '').replace(/([+-]\d\d:\d\d)$/, ' $1') : '');
+
+  /** An audit value of a CRF value ({value, unit, status} or an entry by hand) in words. */
+  function auditValue(v) {
     if (v === null || v === undefined) return '—';
-    return typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (typeof v !== 'object') return String(v);
+    if (v.convertedTo) return `${quantity(v.value, v.unit)}, stored as ${quantity(v.convertedTo.value, v.convertedTo.unit)}`;
+    if ('value' in v) return `${quantity(v.value, v.unit)}${v.status ? ` (${String(v.status)})` : ''}`;
+    return JSON.stringify(v);
+  }
+
+  /** The reason of an audit row: the controlled reason's label with its code, then the note (store/review.ts auditReason). */
+  function reasonNodes(action, reason) {
+    if (!reason) return [];
+    const m = /^([a-z0-9-]+)(?::\s*([\s\S]*))?$/.exec(reason);
+    const list = reasons && REASON_KIND[action] ? reasons[REASON_KIND[action]] || [] : [];
+    const known = m && list.find((r) => r.code === m[1]);
+    if (!known) return [reason];
+    return [known.label, ' ', el('code', { class: 'muted' }, known.code), m[2] ? el('span', { class: 'note' }, `Note: ${m[2]}`) : null];
+  }
+
+  /** "85.5 umol/L → 5 mg/dL (÷ 17.1)": the conversion of the source value into the CRF unit. */
+  function conversionText(c) {
+    if (!c) return 'none (the source unit is the CRF unit)';
+    const to = typeof c.value === 'number' ? Number(c.value.toPrecision(6)) : c.value;
+    let factor = '';
+    if (typeof c.value === 'number' && typeof c.originalValue === 'number' && c.value !== 0 && c.originalValue !== 0) {
+      const f = c.value / c.originalValue;
+      factor = f >= 1 ? ` (× ${Number(f.toPrecision(4))})` : ` (÷ ${Number((1 / f).toPrecision(4))})`;
+    }
+    return `${quantity(c.originalValue, c.from)} → ${quantity(to, c.to)}${factor}`;
   }
 
   function renderPanel(data) {
@@ -139,36 +217,48 @@
     const src = pr.source || {};
     const rows = [
       ['Item', `${v.form || ''}.${v.item || ''}`],
-      ['Value', `${show(v.value)}${v.unit ? ` ${v.unit}` : ''}`],
+      ['Value', quantity(v.value, v.unit)],
       ['Status', v.status],
-      ['Effective (site time)', v.localDateTime || v.localDate || v.effective],
-      ['Source resource', `${src.reference || ''}${src.version ? ` (version ${src.version})` : ''}`],
-      ['Original value', `${show(pr.originalValue)}${pr.originalUnit ? ` ${pr.originalUnit}` : ''}`],
+      ['Effective (site time)', stamp(v.localDateTime || v.localDate || v.effective)],
+      ['Source resource', src.reference, 'wide'],
+      ['Source version', src.version],
+      ['Original value', quantity(pr.originalValue, pr.originalUnit)],
       ['Effective (as sent)', pr.effective],
       ['Rule', pr.ruleId],
       ['Code', pr.code],
-      ['Conversion', pr.conversion ? show(pr.conversion) : 'none'],
+      ['Conversion', conversionText(pr.conversion), 'wide'],
     ];
-    const dl = el('dl', { class: 'facts' }, rows.map(([k, val]) => el('div', {}, el('dt', {}, k), el('dd', {}, show(val)))));
+    const dl = el('dl', { class: 'panel-facts' }, rows.map(([k, val, cls]) => el('div', { class: cls }, el('dt', {}, k), el('dd', {}, show(val)))));
     const history = (data.history || []).map((h) => el('tr', {},
-      el('td', {}, h.at || ''), el('td', {}, h.atLocal || ''), el('td', {}, `${h.actorName || h.actor || ''} (${h.actorRole || ''})`),
-      el('td', {}, h.action || ''), el('td', {}, `${show(h.oldValue)} → ${show(h.newValue)}`), el('td', {}, h.reason || '')));
+      el('td', {}, el('time', { datetime: h.at }, stamp(h.at))), el('td', {}, el('time', {}, stamp(h.atLocal))),
+      el('td', {}, `${h.actorName || h.actor || ''} (${h.actorRole === 'system' ? 'automatic' : h.actorRole || ''})`),
+      el('td', {}, ACTIONS[h.action] || h.action || ''), el('td', {}, h.oldValue ? `${auditValue(h.oldValue)} → ${auditValue(h.newValue)}` : auditValue(h.newValue)),
+      el('td', {}, reasonNodes(h.action, h.reason))));
     const table = el('table', { class: 'list' }, el('caption', {}, 'History'),
-      el('thead', {}, el('tr', {}, ['When (UTC)', 'Site time', 'Who', 'Action', 'Old → new', 'Reason'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, ['When (UTC)', 'Site time', 'Who', 'Action', 'Old → new', 'Reason and note'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, history.length ? history : el('tr', {}, el('td', { colspan: 6 }, 'No history'))));
-    const h3 = el('h3', {}, 'Provenance');
-    $('#value-panel-body').replaceChildren(h3, dl, table);
+    $('#value-panel-body').replaceChildren(el('h3', {}, 'Provenance'), dl, table);
     const unit = $('#cor-unit');
     if (unit && !unit.value && v.unit) unit.value = v.unit;
   }
 
+  /** Opens the panel on a value: a fresh start (forms and message cleared), then its data. */
   async function openPanel(id) {
     const panel = $('#value-panel');
     if (!panel) return;
     panel.dataset.valueId = String(id);
     say($('.panel-msg', panel), '');
+    for (const f of $$('form[data-action]', panel)) f.reset();
     $('#value-panel-body').replaceChildren(el('p', {}, 'Loading…'));
     if (!panel.open) panel.showModal();
+    await fillReasons(panel);
+    await loadPanel(id);
+  }
+
+  /** (Re-)reads the panel's value; what the person typed and the message stay. */
+  async function loadPanel(id) {
+    if (!id) return;
+    await loadReasons();
     try {
       renderPanel(await api('GET', `/api/crf-values/${encodeURIComponent(id)}`));
     } catch (e) {
@@ -186,7 +276,7 @@
     if (!action) return;
     ev.preventDefault();
     const f = formData(form);
-    const msg = $('.form-msg', form.closest('td, article, dialog, div')) || $('.panel-msg') || $('.action-msg');
+    const msg = form.closest('dialog') ? $('#panel-msg') : $('.form-msg', form.closest('td, article, div')) || $('.action-msg');
     const button = form.querySelector('button[type="submit"]');
     if (button) button.disabled = true;
     try {
@@ -194,9 +284,10 @@
         const id = $('#value-panel').dataset.valueId;
         const body = action === 'accept' ? { note: f.note } : action === 'correct' ? { value: numberOrText(f.value || ''), unit: f.unit, reason: f.reason, note: f.note } : { reason: f.reason, note: f.note };
         await api('POST', `/api/crf-values/${encodeURIComponent(id)}/${action}`, body);
-        say($('.panel-msg'), `${action === 'accept' ? 'Accepted' : action === 'correct' ? 'Corrected' : 'Rejected'}.`);
+        form.reset();
+        say($('#panel-msg'), `${action === 'accept' ? 'Accepted' : action === 'correct' ? 'Corrected' : 'Rejected'}.`);
+        // The grid behind the panel and the panel's own data are re-read; the panel and this message stay.
         await refreshMain({});
-        openPanel(id);
       } else if (action === 'answer') {
         const root = $('#eligibility');
         const res = await api('POST', `/api/subjects/${encodeURIComponent(root.dataset.subject)}/answers`, { trial: root.dataset.trial, site: root.dataset.site, criterion: form.dataset.criterion, answer: f.answer, note: f.note });
