@@ -19,6 +19,8 @@ const NAV: readonly NavEntry[] = [
   { href: '/ui/subjects', label: 'Subjects', show: () => true },
   { href: '/ui/review', label: 'Review queue', show: (p) => can(p, 'review') },
   { href: '/ui/flags', label: 'Flags', show: () => true },
+  { href: '/ui/prescreen', label: 'Potential candidates', show: () => true },
+  { href: '/ui/notifications', label: 'Notifications', show: () => true },
 ];
 
 /** The shell of a page for `req`'s reader: name, roles and navigation by role (none without a principal). */
