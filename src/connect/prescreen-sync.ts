@@ -14,7 +14,7 @@
  */
 import crypto from 'node:crypto';
 import type { Bundle, Encounter, Group, Observation, Resource } from '@medplum/fhirtypes';
-import type { SiteConfig } from '../config';
+import type { PrescreenConfig, PrescreenScope, SiteConfig } from '../config';
 import type { MappingSet } from '../mapping';
 import type { Trial, TrialSet } from '../protocol/trials';
 import { advanceCursor, getCursor, recordError } from '../store/sites';
@@ -33,18 +33,6 @@ export interface PrescreenDeps {
   readonly retentionDays: number;
 }
 
-export type PrescreenScope =
-  | { readonly kind: 'all' }
-  | { readonly kind: 'group'; readonly group: string }
-  | { readonly kind: 'location'; readonly location: string }
-  | { readonly kind: 'service'; readonly serviceType: string };
-
-export interface SitePrescreen {
-  readonly trials: readonly string[];
-  readonly scope: PrescreenScope;
-  readonly lookbackDays?: number;
-}
-
 /** [A] An encounter scope covers patients with an encounter there in this many days. */
 export const ENCOUNTER_SCOPE_DAYS = 30;
 /** site_cursors key prefix remembering when a patient's history was fetched (per trial; the patient id is hashed). */
@@ -53,21 +41,9 @@ export const HISTORY_MARKER = 'prescreen-history';
 const SKEW_MS = 5 * 60_000;
 const DAY_MS = 86_400_000;
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
-
-/** The site's pre-screen configuration (config/sites.ts `prescreen`), or null when it does not pre-screen. */
-export function prescreenOf(site: SiteConfig): SitePrescreen | null {
-  const p = (site as unknown as { prescreen?: Record<string, unknown> | null }).prescreen;
-  if (!p || typeof p !== 'object' || !Array.isArray(p.trials) || !p.trials.length) return null;
-  const raw = p.scope;
-  const o = (typeof raw === 'string' ? { kind: raw } : raw ?? { kind: 'all' }) as Record<string, unknown>;
-  const kind = str(o.kind) ?? str(o.type) ?? 'all';
-  let scope: PrescreenScope = { kind: 'all' };
-  if (kind === 'group') scope = { kind: 'group', group: str(o.group) ?? str(o.reference) ?? str(o.id) ?? '' };
-  else if (kind === 'location') scope = { kind: 'location', location: str(o.location) ?? str(o.reference) ?? '' };
-  else if (kind === 'service' || kind === 'service-type') scope = { kind: 'service', serviceType: str(o.serviceType) ?? str(o.code) ?? str(o.service) ?? '' };
-  const lookback = typeof p.lookbackDays === 'number' ? p.lookbackDays : typeof p.historyDays === 'number' ? p.historyDays : undefined;
-  return { trials: (p.trials as unknown[]).filter((t): t is string => typeof t === 'string'), scope, lookbackDays: lookback };
+/** The site's pre-screen configuration (TRIALBRIDGE_SITES[i].prescreen), or null when it does not pre-screen. */
+export function prescreenOf(site: SiteConfig): PrescreenConfig | null {
+  return site.prescreen?.trials.length ? site.prescreen : null;
 }
 
 /** The search parameters a server declares per resource type (CapabilityStatement.rest.resource.searchParam), read once per sync. */
@@ -129,7 +105,7 @@ export async function scopePatients(client: SiteClient, scope: PrescreenScope, c
 }
 
 /** The site's trials that pre-screen, loaded. */
-function trialsOf(deps: PrescreenDeps, cfg: SitePrescreen): Trial[] {
+function trialsOf(deps: PrescreenDeps, cfg: PrescreenConfig): Trial[] {
   return cfg.trials.map((k) => deps.trials.get(k)).filter((t): t is Trial => !!t);
 }
 
