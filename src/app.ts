@@ -12,6 +12,9 @@ import type { MapQueue } from './queue/map-resource';
 import type { SiteSyncQueue } from './queue/site-sync';
 import type { EvaluateJobData, EvaluateQueue } from './queue/evaluate-subject';
 import { fhirRouter } from './ingest/routes';
+import { createReceiver } from './ingest';
+import { siteClients } from './connect/clients';
+import type { PrescreenActions } from './api/prescreen';
 import { apiRouter } from './api/routes';
 import { uiRouter } from './ui';
 import { errorMiddleware, requireUser, securityHeaders, sessionMiddleware } from './http';
@@ -46,6 +49,24 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error('timeout')), ms).unref())]);
 }
 
+/** Start screening from a pre-screen candidate: the one front door, and the site's EHR (api/ never imports ingest/). */
+function prescreenActions(deps: AppDeps): PrescreenActions {
+  const receiver = createReceiver({ db: deps.db, mapQueue: deps.mapQueue, log: deps.log, sites: deps.config.sites });
+  const clientOf = siteClients(deps.log);
+  return {
+    async accept(site, resource, traceId) {
+      const [r] = await receiver.accept(site, [{ resource, path: 'ResearchSubject', request: { method: 'PUT', url: `ResearchSubject/${resource.id}` } }], { atomic: false, traceId, source: 'http' });
+      return { outcome: r.outcome, id: r.id, detail: r.issues?.map((i) => i.diagnostics ?? '').filter(Boolean).join('; ') };
+    },
+    async createOnEhr(site, resource) {
+      // The EHR assigns its own id. Conditional on the subject number, so a retried start does not create a second ResearchSubject on the EHR.
+      const ident = resource.identifier?.[0];
+      const made = await clientOf(site).create({ ...resource, id: undefined }, ident?.value ? { ifNoneExist: `identifier=${encodeURIComponent(`${ident.system ?? ''}|${ident.value}`)}` } : {});
+      return { id: made.id };
+    },
+  };
+}
+
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -76,7 +97,7 @@ export function createApp(deps: AppDeps): Express {
     const p = req.principal!;
     res.json({ id: p.id, name: p.name, grants: p.grants, via: p.via });
   });
-  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, evaluateQueue: deps.evaluateQueue, evaluateNow: deps.evaluateNow, log: deps.log }));
+  app.use('/api', apiRouter(deps.config, deps.db, { trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, evaluateQueue: deps.evaluateQueue, evaluateNow: deps.evaluateNow, log: deps.log, prescreen: prescreenActions(deps) }));
   app.use('/ui', signinRouter(deps));
   app.use('/ui', uiRouter(deps));
   app.get('/', (_req, res) => res.redirect(302, '/ui/'));

@@ -44,6 +44,8 @@ export const ERROR_CATALOGUE = {
   'reauthentication-required': { status: 403, issue: 'security', text: 'Signing needs an interactive sign-in re-authenticated within the last minutes' },
   'nothing-to-sign': { status: 409, issue: 'business-rule', text: 'No CRF value counts for that visit, so there is nothing to sign' },
   'flag-not-open': { status: 409, issue: 'conflict', text: 'The flag is already resolved' },
+  'invalid-prescreen-request': { status: 400, issue: 'invalid', text: 'The dismiss or start-screening request is invalid (the expression names the field)' },
+  'prescreen-not-potential': { status: 409, issue: 'conflict', text: 'The pre-screen candidate is no longer potential (dismissed, withdrawn or screening)' },
   'not-found': { status: 404, issue: 'not-found', text: 'Not found' },
   'method-not-allowed': { status: 405, issue: 'not-supported', text: 'Method not allowed on this path' },
   'queue-unavailable': { status: 503, issue: 'transient', text: 'Stored, but the work queue is unavailable; it will be processed when the queue returns' },

@@ -20,6 +20,7 @@ import { closeRedis, openProducer, openStore } from './runtime';
 import { createReceiver, initFhirValidator } from './ingest';
 import { siteClients } from './connect/clients';
 import { createSiteSyncQueue, type SiteSyncQueue } from './queue/site-sync';
+import { createPrescreenQueue, type PrescreenQueue } from './queue/prescreen';
 
 export type Role = 'serve' | 'worker' | 'start';
 
@@ -46,6 +47,8 @@ export interface Running {
   readonly mapQueue: MapQueue;
   readonly evaluateQueue: EvaluateQueue;
   readonly siteQueue: SiteSyncQueue;
+  /** Pre-screening of parked patients (README "Pre-screening and alerts"). */
+  readonly prescreenQueue: PrescreenQueue;
   readonly workers: Workers | null;
   stop(): Promise<void>;
 }
@@ -71,6 +74,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
   producer.on('error', (e) => log.warn({ err: e.message }, 'redis (producer) error'));
   const evaluateQueue = createEvaluateQueue(producer, config.queuePrefix);
   const siteQueue = createSiteSyncQueue(producer, config.queuePrefix);
+  const prescreenQueue = createPrescreenQueue(producer, config.queuePrefix);
   let workerConn: Redis | null = null;
   let workers: Workers | null = null;
   if (role !== 'serve') {
@@ -80,6 +84,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       db, mappings, log, connection: workerConn, prefix: config.queuePrefix, concurrency: config.workerConcurrency, mapQueue, evaluateQueue, trials, timeZoneOf,
       studyAliasesOf: (site) => config.sites.find((s) => s.id === site)?.studyAliases ?? {},
       sweepAfterMs: config.sweepAfterMs, queues: config.workerQueues,
+      prescreen: { queue: prescreenQueue, prescreenOf: (site) => config.sites.find((s) => s.id === site)?.prescreen ?? null },
       // The site-sync worker runs for push-only deployments too: its hourly purge applies the retention to
       // unenrolled patients' data, unmapped-code counts and rejected notifications wherever they came from.
       sites: {
@@ -124,13 +129,13 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
       if (workerConn && workerConn.status !== 'ready') workerConn.disconnect();
       if (workers) await step('workers', workers.close());
       // Closing a queue whose Redis never answered would wait forever; the connection is torn down below anyway.
-      if (producer.status === 'ready') await step('queues', Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close(), siteQueue.queue.close()]));
+      if (producer.status === 'ready') await step('queues', Promise.all([mapQueue.queue.close(), evaluateQueue.queue.close(), siteQueue.queue.close(), prescreenQueue.queue.close()]));
       await step('redis', closeRedis(producer));
       if (workerConn) await step('redis (worker)', closeRedis(workerConn));
       await step('database', db.close());
       log.info('stopped');
     })());
-  return { port, db, log, mapQueue, evaluateQueue, siteQueue, workers, stop };
+  return { port, db, log, mapQueue, evaluateQueue, siteQueue, prescreenQueue, workers, stop };
 }
 
 /** Stops on SIGTERM/SIGINT; a second signal forces exit. */

@@ -23,6 +23,7 @@ import { listFlags } from '../store/evaluation';
 import { siteOverview } from '../store/sites';
 import { clinicalRoutes } from './clinical';
 import { reviewRouter } from './review';
+import { prescreenRouter, type PrescreenActions } from './prescreen';
 
 /** Page size bounds for listings. */
 export const DEFAULT_LIMIT = 100;
@@ -69,6 +70,8 @@ export interface ReportDeps {
   readonly evaluateNow?: (k: { trial: string; subject: string; site: string }) => Promise<unknown>;
   /** Where a failed re-evaluation after a review is reported (it never fails the review itself). */
   readonly log?: { warn(obj: object, msg: string): void };
+  /** Start screening's front door and EHR write (README "Pre-screening and alerts"). */
+  readonly prescreen?: PrescreenActions;
 }
 
 function principalOf(req: express.Request): Principal {
@@ -206,6 +209,7 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
   }));
   r.use(reviewRouter(db, deps));
   r.use(clinicalRoutes(config, db, deps));
+  r.use(prescreenRouter(config, db, deps));
   r.all('*', (req, _res, next) => next(new AppError('not-found', `${req.method} ${req.baseUrl}${req.path}`)));
   return r;
 }

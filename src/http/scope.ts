@@ -12,12 +12,14 @@
  *  - answer:  answer judgement criteria, sign visits: investigator;
  *  - flag:    acknowledge / resolve flags: investigator, data-manager, admin;
  *  - export:  download trial-database exports: data-manager, admin, monitor;
- *  - admin:   connector status, unmapped codes, audit of all: admin.
+ *  - admin:   connector status, unmapped codes, audit of all: admin;
+ *  - prescreen: dismiss a potential candidate or start its screening: investigator, data-manager, admin
+ *    (every role may read candidates in scope; README "Pre-screening and alerts").
  */
 import type { Grant, Role } from '../config';
 import { AppError } from '../errors';
 
-export type Action = 'read' | 'review' | 'answer' | 'flag' | 'export' | 'admin';
+export type Action = 'read' | 'review' | 'answer' | 'flag' | 'export' | 'admin' | 'prescreen';
 
 const ALLOWED: Record<Action, readonly Role[]> = {
   read: ['admin', 'data-manager', 'investigator', 'monitor'],
@@ -26,6 +28,7 @@ const ALLOWED: Record<Action, readonly Role[]> = {
   flag: ['admin', 'data-manager', 'investigator'],
   export: ['admin', 'data-manager', 'monitor'],
   admin: ['admin'],
+  prescreen: ['admin', 'data-manager', 'investigator'],
 };
 
 export interface Principal {

@@ -21,6 +21,8 @@ import { SiteRequestError } from '../connect/types';
 import { recordError } from '../store/sites';
 import { SITE_SYNC_QUEUE, type SiteJobData } from './site-sync';
 import { alertOnPermanentFailure } from './alert';
+import { PRESCREEN_CONCURRENCY, PRESCREEN_QUEUE, processPrescreenJob, type PrescreenJobData, type PrescreenQueue } from './prescreen';
+import type { PrescreenConfig } from '../config';
 
 export interface WorkerDeps {
   readonly db: Db;
@@ -40,6 +42,8 @@ export interface WorkerDeps {
   readonly queues: readonly WorkerQueue[];
   /** The connector's jobs; null when no site has a FHIR server. */
   readonly sites: SiteJobDeps | null;
+  /** Pre-screening of parked patients (README "Pre-screening and alerts"); absent = no site pre-screens. */
+  readonly prescreen?: { readonly queue: PrescreenQueue; readonly prescreenOf: (site: string) => PrescreenConfig | null };
 }
 
 /** Site jobs wait mostly on the site's server; several run at once so one slow site does not hold back the others. */
@@ -75,6 +79,11 @@ export function startWorkers(deps: WorkerDeps): Workers {
       const subjects = [];
       for (const [site, pids] of res.changed) subjects.push(...(await subjectsOfPatients(deps.db, site, [...pids])));
       await deps.evaluateQueue.enqueue(subjects);
+      if (deps.prescreen) {
+        const ps = deps.prescreen;
+        const patients = [...res.unenrolled].filter(([site]) => ps.prescreenOf(site)).flatMap(([site, ids]) => [...ids].map((patientId) => ({ site, patientId })));
+        await ps.queue.enqueue(patients);
+      }
       // A new or changed enrollment may widen or narrow what a site is asked for.
       if (deps.sites && res.enrollmentSites.length) {
         for (const site of res.enrollmentSites) if (deps.sites.sites.some((s) => s.id === site && s.fhir)) await deps.sites.queue.requestSync(site, 'enrollment');
@@ -94,6 +103,17 @@ export function startWorkers(deps: WorkerDeps): Workers {
   evaluator.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'evaluate job failed'));
   evaluator.on('error', (err) => deps.log.error({ err: err.message }, 'evaluate worker error'));
   const siteWorker = deps.sites ? startSiteWorker(deps, deps.sites, runs('sites')) : null;
+  // Pre-screening is an evaluation: it runs where evaluate-subject runs.
+  const prescreener = deps.prescreen
+    ? new Worker<PrescreenJobData>(
+        PRESCREEN_QUEUE,
+        async (job) => processPrescreenJob({ db: deps.db, trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, prescreenOf: deps.prescreen!.prescreenOf, log: deps.log.child({ job: job.id }) }, job.data),
+        { connection: deps.connection, prefix: deps.prefix, concurrency: PRESCREEN_CONCURRENCY, autorun: runs('evaluate') },
+      )
+    : null;
+  prescreener?.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'prescreen job failed'));
+  prescreener?.on('error', (err) => deps.log.error({ err: err.message }, 'prescreen worker error'));
+  if (prescreener) alertOnPermanentFailure(prescreener, PRESCREEN_QUEUE, deps.log);
   worker.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'map job failed'));
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
   alertOnPermanentFailure(worker, MAP_QUEUE, deps.log);
@@ -122,6 +142,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
       await worker.close();
       await evaluator.close();
       await siteWorker?.close();
+      await prescreener?.close();
     },
   };
 }

@@ -37,6 +37,8 @@ export interface MapResult {
   readonly changed: Map<string, Set<string>>;
   /** Sites where a ResearchSubject or Patient was processed: their patient scope may have changed. */
   readonly enrollmentSites: string[];
+  /** Patients with no enrollment whose labs or Patient arrived, per site: candidates for pre-screening (README "Pre-screening and alerts"). */
+  readonly unenrolled: Map<string, Set<string>>;
 }
 
 interface Batch {
@@ -51,6 +53,8 @@ interface Batch {
   readonly changed: Map<string, Set<string>>;
   /** Rows sent back for another pass: ResearchSubjects a ResearchStudy re-resolves, the data of an enrollment that moved. */
   readonly restudied: number[];
+  /** Patients (resolved logical ids) whose rows were parked as unmatched, or whose Patient arrived. */
+  readonly unenrolled: Map<string, Set<string>>;
 }
 
 /** Studies first (enrollments resolve through them), then identities, then enrollments, then clinical data. */
@@ -68,7 +72,7 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
     return await processBatch(deps, inboundIds);
   } catch (e) {
     if (isTransientDbError(e)) throw e;
-    const merged = { processed: 0, states: {} as Record<string, number>, released: [] as number[], changed: new Map<string, Set<string>>(), enrollmentSites: [] as string[] };
+    const merged = { processed: 0, states: {} as Record<string, number>, released: [] as number[], changed: new Map<string, Set<string>>(), enrollmentSites: [] as string[], unenrolled: new Map<string, Set<string>>() };
     for (const id of inboundIds) {
       let r: MapResult;
       try {
@@ -78,11 +82,12 @@ export async function processMapJob(deps: MapDeps, inboundIds: readonly number[]
         const message = (e1 as Error).message.slice(0, 500);
         deps.log.error({ inbound: id, err: message }, 'row failed permanently');
         await setInboundStates(deps.db, [{ id, state: 'failed', error: message }]);
-        r = { processed: 1, states: { failed: 1 }, released: [], changed: new Map(), enrollmentSites: [] };
+        r = { processed: 1, states: { failed: 1 }, released: [], changed: new Map(), enrollmentSites: [], unenrolled: new Map() };
       }
       merged.released.push(...r.released);
       r.enrollmentSites.forEach((s) => merged.enrollmentSites.includes(s) || merged.enrollmentSites.push(s));
       for (const [site, ids] of r.changed) ids.forEach((id) => addTo(merged.changed, site, id));
+      for (const [site, ids] of r.unenrolled) ids.forEach((id) => addTo(merged.unenrolled, site, id));
       merged.processed += r.processed;
       for (const [k, n] of Object.entries(r.states)) merged.states[k] = (merged.states[k] ?? 0) + n;
     }
@@ -95,7 +100,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     // Rows already processed (a redelivered job) are skipped: at-least-once delivery, exactly-once effect.
     const rows = (await claimInbound(tx, inboundIds)).filter((r) => r.state === 'received');
     rows.sort((a, b) => (TYPE_ORDER[a.resourceType] ?? 3) - (TYPE_ORDER[b.resourceType] ?? 3) || a.id - b.id);
-    const batch: Batch = { states: [], values: [], reviews: [], unmapped: [], touchedPatients: new Map(), changed: new Map(), restudied: [] };
+    const batch: Batch = { states: [], values: [], reviews: [], unmapped: [], touchedPatients: new Map(), changed: new Map(), restudied: [], unenrolled: new Map() };
     await lockRowPatients(tx, deps, rows);
     const namers = new Map<string, TrialNamer>();
     const namerOf = (site: string) => namers.get(site) ?? namers.set(site, trialNamer((k) => deps.mappings.hasTrial(k), deps.studyAliases?.(site))).get(site)!;
@@ -121,7 +126,7 @@ async function processBatch(deps: MapDeps, inboundIds: readonly number[]): Promi
     for (const s of batch.states) states[s.state] = (states[s.state] ?? 0) + 1;
     // A Patient can resolve an enrollment that named it by identifier only.
     const enrollmentSites = [...new Set(rows.filter((r) => r.resourceType === 'ResearchSubject' || r.resourceType === 'Patient').map((r) => r.site))];
-    return { processed: rows.length, states, released, changed: batch.changed, enrollmentSites };
+    return { processed: rows.length, states, released, changed: batch.changed, enrollmentSites, unenrolled: batch.unenrolled };
   });
 }
 
@@ -170,6 +175,8 @@ async function handlePatient(db: Db, row: InboundRow, batch: Batch): Promise<voi
   const idents: Identifier[] = (p.identifier ?? []).filter((i) => i.value).map((i) => ({ system: i.system ?? '', value: i.value! }));
   await upsertPatient(db, row.site, row.resourceId, idents, row.id);
   touch(batch, row.site, [row.resourceId, ...idents.map(identifierKey)]);
+  // A birth date arriving after the labs can make a parked patient a potential candidate (the pre-screen job skips enrolled trials).
+  addTo(batch.unenrolled, row.site, row.resourceId);
   batch.states.push({ id: row.id, state: 'mapped' });
 }
 
@@ -283,6 +290,8 @@ async function handleClinical(db: Db, deps: MapDeps, rows: readonly InboundRow[]
     if (!ens.length) {
       // Parked, not lost: mapped automatically when the ResearchSubject arrives.
       batch.states.push({ id: r.id, state: 'unmatched' });
+      // Pre-screened where the site pre-screens (the worker decides; ids only, never values).
+      if (pid && r.resourceType === 'Observation') addTo(batch.unenrolled, r.site, pid);
       continue;
     }
     current.push(r.id);

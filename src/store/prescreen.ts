@@ -1,0 +1,262 @@
+/**
+ * Pre-screen candidates (migration 013): the patient's stored data for the
+ * engine, the candidate row and its `potential-candidate` flag, people's
+ * decisions (dismiss, start screening; audited), and the access log of every
+ * view (README "Pre-screening and alerts").
+ *
+ * A candidate raises one flag in `flags` (subject = the pre-screen id, never a
+ * patient id), resolved when it is withdrawn, dismissed or moves to screening,
+ * so notifications treat pre-screen and subject flags alike.
+ */
+import crypto from 'node:crypto';
+import type { Observation, Patient } from '@medplum/fhirtypes';
+import { appendAudit, type Actor } from './audit';
+import type { Db } from './db';
+import { flagKey } from './evaluation';
+
+export type CandidateStatus = 'potential' | 'withdrawn' | 'dismissed' | 'screening';
+export const CANDIDATE_STATUSES: readonly CandidateStatus[] = ['potential', 'withdrawn', 'dismissed', 'screening'];
+
+export const POTENTIAL_FLAG = 'potential-candidate';
+const FLAG_KEY = flagKey({ code: POTENTIAL_FLAG, visit: null, criterion: null, evidence: [] });
+
+/** RFC 4648 base32 alphabet: no 0/1/8/9, so ids read aloud are unambiguous. */
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** `PS-` + 10 random base32 characters: random, never derived from the MRN or patient id. */
+export function newCandidateId(): string {
+  const bytes = crypto.randomBytes(10);
+  return `PS-${[...bytes].map((b) => BASE32[b & 31]).join('')}`;
+}
+
+export const CANDIDATE_ID = /^PS-[A-Z2-7]{10}$/;
+
+/** Per-patient serialisation of pre-screening (two labs of one patient in two jobs). */
+const PRESCREEN_LOCK = 7_243_013;
+
+export async function lockPrescreenPatient(tx: Db, site: string, patientId: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PRESCREEN_LOCK, `${site}|${patientId}`]);
+}
+
+/** What the engine reads about a patient: the latest Patient and the latest version of each lab Observation. */
+export interface PrescreenPatientData {
+  readonly patient: Patient | null;
+  readonly observations: { resource: Observation; inboundId: number; fallbackEffective: string | null }[];
+}
+
+/** The keys inbound rows may name the patient by: the logical id and `identifier:<system>|<value>`. */
+async function patientKeys(db: Db, site: string, patientId: string): Promise<string[]> {
+  const r = await db.query<{ system: string; value: string }>('SELECT system, value FROM patient_identifiers WHERE site = $1 AND patient_id = $2', [site, patientId]);
+  return [patientId, ...r.rows.map((x) => `identifier:${x.system}|${x.value}`)];
+}
+
+export async function loadPrescreenPatient(db: Db, site: string, patientId: string): Promise<PrescreenPatientData> {
+  const keys = await patientKeys(db, site, patientId);
+  // Latest version of each resource (ordering as for supersede: lastUpdated, then arrival), as store/subject-data.ts.
+  const r = await db.query<{ id: number; resource_type: string; body: Patient | Observation; context: Record<string, unknown> | null }>(
+    `SELECT DISTINCT ON (resource_type, resource_id) id, resource_type, body, context FROM inbound
+     WHERE site = $1 AND ((resource_type = 'Patient' AND resource_id = $2) OR (resource_type = 'Observation' AND patient_id = ANY($3::text[])))
+       AND state <> 'failed'
+     ORDER BY resource_type, resource_id, coalesce(last_updated, received_at) DESC, id DESC`,
+    [site, patientId, keys],
+  );
+  const patient = (r.rows.find((x) => x.resource_type === 'Patient')?.body as Patient | undefined) ?? null;
+  const observations = r.rows
+    .filter((x) => x.resource_type === 'Observation' && (x.body as Observation).status !== 'entered-in-error')
+    .map((x) => ({ resource: x.body as Observation, inboundId: Number(x.id), fallbackEffective: typeof x.context?.fallbackEffective === 'string' ? x.context.fallbackEffective : null }));
+  return { patient, observations };
+}
+
+/** Trials the patient has an enrollment in at the site, in any status (they are not pre-screened for those). */
+export async function enrolledTrials(db: Db, site: string, patientId: string): Promise<Set<string>> {
+  const r = await db.query<{ trial: string }>(
+    `SELECT DISTINCT e.trial FROM enrollments e
+     WHERE e.site = $1 AND (e.patient_id = $2 OR EXISTS (SELECT 1 FROM patient_identifiers pi WHERE pi.site = e.site AND pi.patient_id = $2
+       AND pi.system = e.individual_system AND pi.value = e.individual_value))`,
+    [site, patientId],
+  );
+  return new Set(r.rows.map((x) => x.trial));
+}
+
+export interface CandidateRow {
+  readonly id: string;
+  readonly trial: string;
+  readonly site: string;
+  readonly patientId: string;
+  readonly status: CandidateStatus;
+  readonly evidence: unknown[];
+  readonly toCheck: { id: string; type: string; text: string }[];
+  readonly reason: string | null;
+  readonly note: string | null;
+  readonly ageYears: number | null;
+  readonly screeningDate: string | null;
+  readonly firstQualifiedAt: string;
+  readonly updatedAt: string;
+  readonly dismissedBy: string | null;
+  readonly dismissedAt: string | null;
+  readonly screeningSubject: string | null;
+  readonly screeningAt: string | null;
+}
+
+type Raw = {
+  id: string; trial: string; site: string; patient_id: string; status: CandidateStatus; evidence: { criteria?: unknown[]; screeningDate?: string } | unknown[];
+  to_check: CandidateRow['toCheck']; reason: string | null; note: string | null; age_years: number | null; first_qualified_at: Date; updated_at: Date;
+  dismissed_by: string | null; dismissed_at: Date | null; screening_subject: string | null; screening_at: Date | null;
+};
+const COLUMNS = 'id, trial, site, patient_id, status, evidence, to_check, reason, note, age_years, first_qualified_at, updated_at, dismissed_by, dismissed_at, screening_subject, screening_at';
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
+function fromRaw(x: Raw): CandidateRow {
+  const ev = Array.isArray(x.evidence) ? { criteria: x.evidence, screeningDate: undefined } : x.evidence;
+  return {
+    id: x.id, trial: x.trial, site: x.site, patientId: x.patient_id, status: x.status, evidence: ev.criteria ?? [], toCheck: x.to_check,
+    reason: x.reason, note: x.note, ageYears: x.age_years, screeningDate: ev.screeningDate ?? null,
+    firstQualifiedAt: new Date(x.first_qualified_at).toISOString(), updatedAt: new Date(x.updated_at).toISOString(),
+    dismissedBy: x.dismissed_by, dismissedAt: iso(x.dismissed_at), screeningSubject: x.screening_subject, screeningAt: iso(x.screening_at),
+  };
+}
+
+/** The result of pre-screening one patient for one trial, as the store keeps it. */
+export type Outcome =
+  | {
+      readonly kind: 'potential';
+      readonly evidence: readonly unknown[];
+      readonly refs: readonly string[];
+      readonly toCheck: readonly { id: string; type: string; text: string }[];
+      readonly ageYears: number | null;
+      readonly screeningDate: string;
+    }
+  | { readonly kind: 'none'; readonly reason: string };
+
+export type Applied = 'raised' | 'updated' | 'withdrawn' | 'unchanged';
+
+/** PHI-free: counts only (clinical-reference criterion ids are not data about the patient). */
+const flagMessage = (toCheck: number) => `potential candidate: every lab-computable criterion met; ${toCheck} criteria to check`;
+
+async function raiseFlag(tx: Db, c: { id: string; trial: string; site: string }, refs: readonly string[], toCheck: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO flags (trial, subject, site, key, code, severity, visit, criterion, message, evidence) VALUES ($1, $2, $3, $4, $5, 'info', NULL, NULL, $6, $7::jsonb)
+     ON CONFLICT (trial, subject, site, key) WHERE status = 'open' DO UPDATE SET message = EXCLUDED.message, evidence = EXCLUDED.evidence`,
+    [c.trial, c.id, c.site, FLAG_KEY, POTENTIAL_FLAG, flagMessage(toCheck), JSON.stringify([c.id, ...refs])],
+  );
+}
+
+async function resolveFlag(tx: Db, c: { id: string; trial: string; site: string }, by?: { actor: Actor; note: string }): Promise<void> {
+  await tx.query(
+    `UPDATE flags SET status = 'resolved', resolved_at = clock_timestamp(), resolved_by = $5, resolved_by_name = $6, resolution_note = $7
+     WHERE trial = $1 AND subject = $2 AND site = $3 AND key = $4 AND status = 'open'`,
+    [c.trial, c.id, c.site, FLAG_KEY, by?.actor.id ?? null, by?.actor.name ?? null, by?.note ?? null],
+  );
+}
+
+/**
+ * Stores one pre-screen result (call under lockPrescreenPatient): a new
+ * potential candidate is created with its flag; a candidate who still
+ * qualifies gets the new evidence and keeps its one open flag (no second
+ * alert); a candidate who stops qualifying is withdrawn with the reason and its
+ * flag resolved; a withdrawn one who qualifies again is potential again with a
+ * new flag row (a new cause). Dismissed and screening candidates are people's
+ * decisions and stay as they are.
+ */
+export async function applyOutcome(tx: Db, k: { trial: string; site: string; patientId: string; retainDays: number }, o: Outcome): Promise<Applied> {
+  const cur = await tx.query<Raw>(`SELECT ${COLUMNS} FROM prescreen_candidates WHERE trial = $1 AND site = $2 AND patient_id = $3 FOR UPDATE`, [k.trial, k.site, k.patientId]);
+  const row = cur.rows[0] ? fromRaw(cur.rows[0]) : null;
+  if (o.kind === 'none') {
+    if (row?.status !== 'potential') return 'unchanged';
+    await tx.query(`UPDATE prescreen_candidates SET status = 'withdrawn', reason = $2, updated_at = clock_timestamp() WHERE id = $1`, [row.id, o.reason]);
+    await resolveFlag(tx, row);
+    return 'withdrawn';
+  }
+  const evidence = JSON.stringify({ screeningDate: o.screeningDate, criteria: o.evidence });
+  if (!row) {
+    const id = newCandidateId();
+    await tx.query(
+      `INSERT INTO prescreen_candidates (id, trial, site, patient_id, status, evidence, to_check, age_years, retain_days)
+       VALUES ($1, $2, $3, $4, 'potential', $5::jsonb, $6::jsonb, $7, $8)`,
+      [id, k.trial, k.site, k.patientId, evidence, JSON.stringify(o.toCheck), o.ageYears, k.retainDays],
+    );
+    await raiseFlag(tx, { id, trial: k.trial, site: k.site }, o.refs, o.toCheck.length);
+    return 'raised';
+  }
+  if (row.status === 'dismissed' || row.status === 'screening') return 'unchanged';
+  await tx.query(
+    `UPDATE prescreen_candidates SET status = 'potential', reason = NULL, evidence = $2::jsonb, to_check = $3::jsonb, age_years = $4, retain_days = $5, updated_at = clock_timestamp() WHERE id = $1`,
+    [row.id, evidence, JSON.stringify(o.toCheck), o.ageYears, k.retainDays],
+  );
+  await raiseFlag(tx, row, o.refs, o.toCheck.length);
+  return row.status === 'withdrawn' ? 'raised' : 'updated';
+}
+
+export interface CandidateQuery {
+  readonly trial?: string;
+  readonly site?: string;
+  readonly status?: CandidateStatus;
+  readonly limit: number;
+  /** SQL over the columns trial and site (http/scope.ts scopeSql), parameters from $1. */
+  readonly scope: { sql: string; params: readonly unknown[] };
+}
+
+/** Candidates in scope, most recently qualified first. */
+export async function listCandidates(db: Db, q: CandidateQuery): Promise<CandidateRow[]> {
+  const params: unknown[] = [...q.scope.params];
+  const where = [q.scope.sql];
+  for (const [col, v] of [['trial', q.trial], ['site', q.site], ['status', q.status]] as const) {
+    if (v === undefined) continue;
+    params.push(v);
+    where.push(`${col} = $${params.length}`);
+  }
+  params.push(q.limit);
+  const r = await db.query<Raw>(`SELECT ${COLUMNS} FROM prescreen_candidates WHERE ${where.join(' AND ')} ORDER BY first_qualified_at DESC, id LIMIT $${params.length}`, params);
+  return r.rows.map(fromRaw);
+}
+
+export async function candidateById(db: Db, id: string, forUpdate = false): Promise<CandidateRow | null> {
+  if (!CANDIDATE_ID.test(id)) return null;
+  const r = await db.query<Raw>(`SELECT ${COLUMNS} FROM prescreen_candidates WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return r.rows[0] ? fromRaw(r.rows[0]) : null;
+}
+
+export type Access = 'list' | 'view' | 'dismiss' | 'start-screening';
+
+/** One access-log row per candidate read or acted on: who, when, which (ids only). */
+export async function logAccess(db: Db, rows: readonly { id: string; trial: string; site: string }[], who: { id: string; role: string }, access: Access, traceId?: string | null): Promise<void> {
+  if (!rows.length) return;
+  await db.query(
+    `INSERT INTO prescreen_access_log (candidate_id, trial, site, user_id, user_role, access, trace_id)
+     SELECT c, t, s, $4, $5, $6, $7 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(c, t, s)`,
+    [rows.map((r) => r.id), rows.map((r) => r.trial), rows.map((r) => r.site), who.id, who.role, access, traceId ?? null],
+  );
+}
+
+export async function accessLog(db: Db, candidateId: string): Promise<{ userId: string; userRole: string; access: string; at: string }[]> {
+  const r = await db.query<{ user_id: string; user_role: string; access: string; at: Date }>('SELECT user_id, user_role, access, at FROM prescreen_access_log WHERE candidate_id = $1 ORDER BY id', [candidateId]);
+  return r.rows.map((x) => ({ userId: x.user_id, userRole: x.user_role, access: x.access, at: new Date(x.at).toISOString() }));
+}
+
+/** A person dismisses a potential candidate (reason, note): flag resolved, audited. Null when it is not potential. */
+export async function dismissCandidate(tx: Db, id: string, actor: Actor, reason: string, note: string | null, traceId?: string | null): Promise<CandidateRow | null> {
+  const r = await tx.query<Raw>(
+    `UPDATE prescreen_candidates SET status = 'dismissed', reason = $2, note = $3, dismissed_by = $4, dismissed_by_name = $5, dismissed_at = clock_timestamp(), updated_at = clock_timestamp()
+     WHERE id = $1 AND status = 'potential' RETURNING ${COLUMNS}`,
+    [id, reason, note, actor.id, actor.name],
+  );
+  if (!r.rows[0]) return null;
+  const c = fromRaw(r.rows[0]);
+  await resolveFlag(tx, c, { actor, note: note ? `dismissed: ${reason}; ${note}` : `dismissed: ${reason}` });
+  await appendAudit(tx, actor, { trial: c.trial, site: c.site, subject: c.id, entity: 'prescreen', entityId: c.id, action: 'dismiss', field: 'status', oldValue: 'potential', newValue: 'dismissed', reason: note ? `${reason}: ${note}` : reason }, traceId);
+  return c;
+}
+
+/** A person starts screening: the candidate moves to screening with its subject number, flag resolved, audited. */
+export async function markScreening(tx: Db, id: string, actor: Actor, subject: string, traceId?: string | null): Promise<CandidateRow | null> {
+  const r = await tx.query<Raw>(
+    `UPDATE prescreen_candidates SET status = 'screening', screening_subject = $2, screening_by = $3, screening_at = clock_timestamp(), updated_at = clock_timestamp()
+     WHERE id = $1 AND status = 'potential' RETURNING ${COLUMNS}`,
+    [id, subject, actor.id],
+  );
+  if (!r.rows[0]) return null;
+  const c = fromRaw(r.rows[0]);
+  await resolveFlag(tx, c, { actor, note: `screening started as subject ${subject}` });
+  await appendAudit(tx, actor, { trial: c.trial, site: c.site, subject: c.id, entity: 'prescreen', entityId: c.id, action: 'start-screening', field: 'status', oldValue: 'potential', newValue: { status: 'screening', subject }, reason: null }, traceId);
+  return c;
+}
