@@ -75,11 +75,19 @@ function query(v: unknown, name: string): string | undefined {
   return v;
 }
 
+/** Evidence as shown: the source results' references, not the Patient's (the age is given; minimum necessary). */
+function shownEvidence(evidence: readonly unknown[]): unknown[] {
+  return evidence.map((e) => {
+    const x = e as { refs?: unknown };
+    return Array.isArray(x.refs) ? { ...x, refs: x.refs.filter((r) => typeof r === 'string' && !r.startsWith('Patient/')) } : e;
+  });
+}
+
 /** The API shape of a candidate: the pre-screen id, never the patient id. */
 function view(c: CandidateRow) {
   return {
     id: c.id, trial: c.trial, site: c.site, status: c.status, ageYears: c.ageYears, screeningDate: c.screeningDate,
-    evidence: c.evidence, toCheck: c.toCheck, reason: c.reason, note: c.note,
+    evidence: shownEvidence(c.evidence), toCheck: c.toCheck, reason: c.reason, note: c.note,
     firstQualifiedAt: c.firstQualifiedAt, updatedAt: c.updatedAt, dismissedBy: c.dismissedBy, dismissedAt: c.dismissedAt,
     screeningSubject: c.screeningSubject, screeningAt: c.screeningAt,
   };
