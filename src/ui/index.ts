@@ -18,6 +18,7 @@ import { eligibilityPage } from './pages/eligibility';
 import { reviewPage } from './pages/review';
 import { flagsPage } from './pages/flags';
 import { auditPage } from './pages/audit';
+import { prescreenListPage, prescreenPage } from './pages/prescreen';
 
 export type { UiDeps } from './deps';
 
@@ -44,6 +45,8 @@ export function uiRouter(deps: UiDeps): Router {
   r.get('/subjects/:trial/:site/:subject/audit', ah(auditPage(deps)));
   r.get('/review', ah(reviewPage(deps)));
   r.get('/flags', ah(flagsPage(deps)));
+  r.get('/prescreen', ah(prescreenListPage(deps)));
+  r.get('/prescreen/:id', ah(prescreenPage(deps)));
   r.use(uiErrors());
   return r;
 }
