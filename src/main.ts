@@ -92,6 +92,7 @@ export async function boot(config: Config, role: Role, opts: { schema?: string; 
         retentionDays: config.unenrolledRetentionDays, queue: siteQueue,
         prescreen: { trials, mappings, retentionDays: config.unenrolledRetentionDays },
       },
+      notify: { notify: config.notify, users: config.users, sites: config.sites, publicUrl: config.publicUrl },
     });
     if (config.workerQueues.includes('sites')) {
       // Redis may still be starting; the schedulers are set as soon as it answers (BullMQ queues the command).

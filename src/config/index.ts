@@ -8,6 +8,8 @@ import path from 'node:path';
 import { parseOidcConfig, parseSessionConfig, type OidcConfig, type SessionConfig } from './oidc';
 import { parseSiteCodeMap, parseSiteFhir, parseStudyAliases, type SiteCodeMapEntry, type SiteFhirConfig, type StudyAliases } from './sites';
 import { parsePrescreen, type PrescreenConfig } from './sites';
+import { isEmailAddress, parseNotifyConfig, type NotifyConfig } from './notify';
+export type { NotifyConfig, WebhookConfig, SmtpConfig } from './notify';
 export type { PrescreenConfig, PrescreenScope } from './sites';
 
 export type { OidcConfig, SessionConfig } from './oidc';
@@ -61,6 +63,8 @@ export interface UserConfig {
   readonly name: string;
   /** Trials and sites the role covers (`TRIALBRIDGE_USERS[i].trials/sites`, default `["*"]`). */
   readonly grants: readonly Grant[];
+  /** Where flag alerts are emailed (README "Pre-screening and alerts"); null = none. */
+  readonly email: string | null;
 }
 
 export interface Config {
@@ -93,6 +97,8 @@ export interface Config {
   readonly oidc: OidcConfig | null;
   /** Browser session lifetimes. */
   readonly session: SessionConfig;
+  /** Flag alerts: SMTP, webhooks, digest (README "Pre-screening and alerts"). */
+  readonly notify: NotifyConfig;
 }
 
 /** Named defaults (design.md habit 8). */
@@ -145,8 +151,8 @@ function jsonArray(env: NodeJS.ProcessEnv, name: string, problems: string[]): un
   return [];
 }
 
-export type WorkerQueue = 'map' | 'evaluate' | 'sites';
-const WORKER_QUEUES: readonly WorkerQueue[] = ['map', 'evaluate', 'sites'];
+export type WorkerQueue = 'map' | 'evaluate' | 'sites' | 'notify';
+const WORKER_QUEUES: readonly WorkerQueue[] = ['map', 'evaluate', 'sites', 'notify'];
 
 function parseQueues(raw: string | undefined, problems: string[]): WorkerQueue[] {
   if (!raw?.trim()) return [...WORKER_QUEUES];
@@ -215,6 +221,7 @@ function parseUsers(env: NodeJS.ProcessEnv, problems: string[]): UserConfig[] {
     if (typeof o.role !== 'string' || !ROLES.includes(o.role as Role)) bad.push(`${at}.role: expected one of ${ROLES.join(', ')}`);
     if (typeof o.tokenSha256 !== 'string' || !HEX64.test(o.tokenSha256)) bad.push(`${at}.tokenSha256: expected a lowercase SHA-256 hex digest`);
     if (o.name !== undefined && (typeof o.name !== 'string' || !o.name.trim() || o.name.length > 200)) bad.push(`${at}.name: expected a non-empty string of at most 200 characters`);
+    if (o.email !== undefined && !isEmailAddress(o.email)) bad.push(`${at}.email: expected an email address`);
     const list = (k: 'trials' | 'sites'): string[] => {
       const v = o[k];
       if (v === undefined) return ['*'];
@@ -229,7 +236,7 @@ function parseUsers(env: NodeJS.ProcessEnv, problems: string[]): UserConfig[] {
     problems.push(...bad);
     if (bad.length) return [];
     const role = o.role as Role;
-    return [{ id: o.id as string, role, tokenSha256: o.tokenSha256 as string, name: ((o.name as string | undefined) ?? (o.id as string)).trim(), grants: trials.flatMap((trial) => sites.map((site) => ({ role, trial, site }))) }];
+    return [{ id: o.id as string, role, tokenSha256: o.tokenSha256 as string, name: ((o.name as string | undefined) ?? (o.id as string)).trim(), grants: trials.flatMap((trial) => sites.map((site) => ({ role, trial, site }))), email: typeof o.email === 'string' ? o.email.trim() : null }];
   });
 }
 
@@ -269,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: { redis?
     unenrolledRetentionDays: intVar(env, 'TRIALBRIDGE_UNENROLLED_RETENTION_DAYS', DEFAULTS.unenrolledRetentionDays, 0, 3650, problems),
     oidc: parseOidcConfig(env, publicUrl, problems),
     session: parseSessionConfig(env, problems),
+    notify: parseNotifyConfig(env, problems),
   };
   if (cfg.dbSchema && !/^[a-z_][a-z0-9_]{0,62}$/.test(cfg.dbSchema)) problems.push('TRIALBRIDGE_DB_SCHEMA: expected a lower-case SQL identifier');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel))

@@ -21,6 +21,9 @@ import { SiteRequestError } from '../connect/types';
 import { recordError } from '../store/sites';
 import { SITE_SYNC_QUEUE, type SiteJobData } from './site-sync';
 import { alertOnPermanentFailure } from './alert';
+import { startNotifier, type Notifier } from './notify';
+import type { NotifySettings } from '../notify';
+import { siteClients } from '../connect/clients';
 import { PRESCREEN_CONCURRENCY, PRESCREEN_QUEUE, processPrescreenJob, type PrescreenJobData, type PrescreenQueue } from './prescreen';
 import type { PrescreenConfig } from '../config';
 
@@ -44,6 +47,8 @@ export interface WorkerDeps {
   readonly sites: SiteJobDeps | null;
   /** Pre-screening of parked patients (README "Pre-screening and alerts"); absent = no site pre-screens. */
   readonly prescreen?: { readonly queue: PrescreenQueue; readonly prescreenOf: (site: string) => PrescreenConfig | null };
+  /** Flag alerts (README "Pre-screening and alerts"); absent = none. */
+  readonly notify?: NotifySettings;
 }
 
 /** Site jobs wait mostly on the site's server; several run at once so one slow site does not hold back the others. */
@@ -56,6 +61,8 @@ export interface Workers {
   close(): Promise<void>;
   /** Runs one sweep now (tests and operators); returns the number of rows re-enqueued. */
   sweep(): Promise<number>;
+  /** The alert notifier; null when not configured. */
+  readonly notifier: Notifier | null;
 }
 
 /** How often the sweeper looks for rows left in `received`. */
@@ -133,12 +140,17 @@ export function startWorkers(deps: WorkerDeps): Workers {
     }
     return ids.length;
   };
+  const notifier = deps.notify
+    ? startNotifier({ db: deps.db, log: deps.log, connection: deps.connection, prefix: deps.prefix, settings: deps.notify, clientOf: deps.sites?.clientOf ?? siteClients(deps.log), autorun: runs('notify') })
+    : null;
   const timer = setInterval(() => sweep().catch((e) => deps.log.warn({ err: (e as Error).message }, 'sweep failed')), SWEEP_INTERVAL_MS);
   timer.unref();
   return {
     sweep,
+    notifier,
     async close() {
       clearInterval(timer);
+      await notifier?.close();
       await worker.close();
       await evaluator.close();
       await siteWorker?.close();
