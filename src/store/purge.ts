@@ -6,6 +6,12 @@
  * days, TRIALBRIDGE_UNENROLLED_RETENTION_DAYS). An enrollment arriving within
  * the retention releases the parked rows as before. Only counts leave this
  * module: never ids or values.
+ *
+ * Pre-screened patients who raise nothing keep this retention. A potential
+ * candidate's data are kept while it is potential, and for its own retention
+ * (the site's prescreen.retentionDays, stored on the row) once it is
+ * dismissed, withdrawn or moved to screening; then the candidate row goes
+ * with the patient's parked data (README "Pre-screening and alerts").
  */
 import type { Db } from './db';
 
@@ -18,6 +24,14 @@ export type PurgeCounts = Record<string, number>;
 const NOT_ENROLLED = `NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.site = i.site AND (e.patient_id = i.patient_id
   OR i.patient_id = 'identifier:' || e.individual_system || '|' || e.individual_value))`;
 
+/** A pre-screen candidate that still keeps patient `pid` of site `site` (SQL expressions), potential or within its retention. */
+const keptCandidate = (site: string, pid: string) => `EXISTS (SELECT 1 FROM prescreen_candidates pc WHERE pc.site = ${site} AND pc.patient_id = ${pid}
+  AND (pc.status = 'potential' OR pc.updated_at >= now() - make_interval(days => pc.retain_days)))`;
+
+/** The inbound row's patient key names a kept candidate's patient, by logical id or by an identifier of it. */
+const NOT_KEPT = `NOT ${keptCandidate('i.site', 'i.patient_id')} AND NOT EXISTS (SELECT 1 FROM patient_identifiers pi
+  WHERE pi.site = i.site AND i.patient_id = 'identifier:' || pi.system || '|' || pi.value AND ${keptCandidate('pi.site', 'pi.patient_id')})`;
+
 /** Deletes what is due; returns counts per site and resource type. */
 export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Map<string, PurgeCounts>> {
   const out = new Map<string, PurgeCounts>();
@@ -29,7 +43,7 @@ export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Ma
     const r = await db.transaction(async (tx) => {
       const doomed = await tx.query<{ id: number; site: string; resource_type: string }>(
         `SELECT i.id, i.site, i.resource_type FROM inbound i
-         WHERE i.state = 'unmatched' AND i.received_at < now() - make_interval(days => $1) AND ${NOT_ENROLLED}
+         WHERE i.state = 'unmatched' AND i.received_at < now() - make_interval(days => $1) AND ${NOT_ENROLLED} AND ${NOT_KEPT}
          ORDER BY i.id LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED`,
         [retentionDays],
       );
@@ -51,6 +65,7 @@ export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Ma
          AND NOT EXISTS (SELECT 1 FROM patient_identifiers pi JOIN enrollments e ON e.site = pi.site
                          AND e.individual_system = pi.system AND e.individual_value = pi.value
                          WHERE pi.site = p.site AND pi.patient_id = p.patient_id)
+         AND NOT ${keptCandidate('p.site', 'p.patient_id')}
        LIMIT ${PURGE_BATCH}`,
       [retentionDays],
     );
@@ -64,6 +79,11 @@ export async function purgeUnenrolled(db: Db, retentionDays: number): Promise<Ma
       const d = await tx.query(`DELETE FROM inbound WHERE site = $1 AND resource_type = 'Patient' AND resource_id = $2`, [p.site, p.patient_id]);
       add(p.site, 'Patient', d.rowCount);
     }
+    // Candidates past their retention: the parked data they kept went above (flags and the access log keep only the pre-screen id).
+    const gone = await tx.query<{ site: string }>(
+      `DELETE FROM prescreen_candidates WHERE status <> 'potential' AND updated_at < now() - make_interval(days => retain_days) RETURNING site`,
+    );
+    gone.rows.forEach((x) => add(x.site, 'PrescreenCandidate', 1));
   });
   return out;
 }

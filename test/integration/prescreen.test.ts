@@ -203,3 +203,27 @@ describe('the investigator acts on a potential candidate', () => {
     expect((await candidateOf('ps3')).map((x) => x.status)).toEqual(['screening']);
   }, 60_000);
 });
+
+describe('retention (minimum necessary)', () => {
+  const parked = async (pid: string) => Number((await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE site = 'site-a' AND (patient_id = $1 OR (resource_type = 'Patient' AND resource_id = $1))", [pid])).rows[0].n);
+
+  test('patients who raised nothing go on the unenrolled retention; candidates are kept until their own retention after dismissal, then purged with their data', async () => {
+    const { purgeUnenrolled } = await import('../../src/store/purge');
+    expect(await parked('ps2')).toBeGreaterThan(0);
+    expect(await parked('ps4')).toBeGreaterThan(0);
+    // An unenrolled retention of 0 days: everything parked is due, unless a candidate keeps it.
+    await purgeUnenrolled(stack.db, 0);
+    expect(await parked('ps2')).toBe(0);
+    // ps1 (withdrawn today) and ps4 (dismissed today) are within the pre-screen retention.
+    expect(await parked('ps1')).toBeGreaterThan(0);
+    expect(await parked('ps4')).toBeGreaterThan(0);
+    await stack.db.query("UPDATE prescreen_candidates SET updated_at = now() - interval '31 days' WHERE patient_id = 'ps4'");
+    const counts = await purgeUnenrolled(stack.db, 0);
+    expect(await parked('ps4')).toBe(0);
+    expect(await candidateOf('ps4')).toEqual([]);
+    expect(counts.get('site-a')).toMatchObject({ PrescreenCandidate: 1, Patient: 1 });
+    // The screened patient is enrolled: nothing of it is purged.
+    expect(await parked('ps3')).toBeGreaterThan(0);
+    expect((await candidateOf('ps3')).map((x) => x.status)).toEqual(['screening']);
+  });
+});
