@@ -23,6 +23,7 @@ import { listFlags } from '../store/evaluation';
 import { siteOverview } from '../store/sites';
 import { clinicalRoutes } from './clinical';
 import { reviewRouter } from './review';
+import { notifyRouter } from './notify';
 import { prescreenRouter, type PrescreenActions } from './prescreen';
 
 /** Page size bounds for listings. */
@@ -210,6 +211,7 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
   r.use(reviewRouter(db, deps));
   r.use(clinicalRoutes(config, db, deps));
   r.use(prescreenRouter(config, db, deps));
+  r.use(notifyRouter(config, db));
   r.all('*', (req, _res, next) => next(new AppError('not-found', `${req.method} ${req.baseUrl}${req.path}`)));
   return r;
 }
