@@ -79,7 +79,7 @@ async function flagsOf(id: string) {
 }
 async function post(path: string, body: unknown, token: string = USER_TOKENS.inv) {
   const res = await fetch(`${stack.url}/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 describe('pushed labs of a patient with no enrollment', () => {
