@@ -42,11 +42,14 @@ describe('audit rows in words', () => {
 describe('eligibility reasons for investigators', () => {
   test('no answer: the internal code systems become EHR answer and diagnosis, the citation apart', () => {
     const r = readableCriterionReason('clinician judgement "Previous liver transplant?": no decisive answer recorded (Observation urn:trialbridge:eligibility|NCT05985863/E4 or Condition http://hl7.org/fhir/sid/icd-10-cm|Z94.4) (clinical-reference §1.2 E4)');
-    expect(r).toEqual({ text: 'no answer yet: needs an investigator answer, or an EHR answer or an EHR diagnosis (ICD-10 Z94.4)', cite: 'clinical-reference §1.2 E4' });
+    expect(r).toEqual({ text: 'no answer yet (investigator answer, EHR answer or EHR diagnosis ICD-10 Z94.4)', cite: 'clinical-reference §1.2 E4' });
   });
   test('other answers of trialbridge\'s code system are EHR answers', () => {
     expect(readableCriterionReason('date of onset of liver failure not recorded (urn:trialbridge:eligibility|NCT05985863/ONSET); screening values do not decide (clinical-reference §1.1 E2)').text)
       .toBe('date of onset of liver failure not recorded (expected as an EHR answer); screening values do not decide');
+  });
+  test('an answer only', () => {
+    expect(readableCriterionReason('clinician judgement "Consent?": no decisive answer recorded (Observation urn:trialbridge:eligibility|T/I3) (clinical-reference §1.1 I3)').text).toBe('no answer yet (investigator answer or EHR answer)');
   });
   test('computed reasons keep their words', () => {
     expect(readableCriterionReason('TBIL 6.2 mg/dL on 2024-02-28 >= 5.0 mg/dL (clinical-reference §1.1 I2a)')).toEqual({ text: 'TBIL 6.2 mg/dL on 2024-02-28 >= 5.0 mg/dL', cite: 'clinical-reference §1.1 I2a' });

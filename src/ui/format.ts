@@ -118,10 +118,10 @@ const SYSTEM_NAMES: readonly [RegExp, string][] = [[/icd-10/i, 'ICD-10'], [/snom
 
 /** One answer a judgement criterion can take from the EHR ("Condition http://hl7.org/fhir/sid/icd-10|Z94.4"), in words. */
 function answerSource(resourceType: string, system: string, code: string): string {
-  if (system === 'urn:trialbridge:eligibility') return resourceType === 'Observation' ? 'an EHR answer' : `an EHR ${resourceType}`;
-  const what = resourceType === 'Condition' ? 'an EHR diagnosis' : `an EHR ${resourceType}`;
+  if (system === 'urn:trialbridge:eligibility') return resourceType === 'Observation' ? 'EHR answer' : `EHR ${resourceType}`;
+  const what = resourceType === 'Condition' ? 'EHR diagnosis' : `EHR ${resourceType}`;
   const named = SYSTEM_NAMES.find(([re]) => re.test(system));
-  return `${what} (${named ? `${named[1]} ` : ''}${code})`;
+  return `${what} ${named ? `${named[1]} ` : ''}${code}`;
 }
 
 /** A criterion's reason, split into what it says and the clinical-reference section it cites. */
@@ -151,7 +151,8 @@ export function readableCriterionReason(reason: string | null | undefined): Crit
       const p = /^(\w+) (\S+)\|(\S+)$/.exec(part.trim());
       return p ? answerSource(p[1], p[2], p[3]) : part.trim();
     }))];
-    return `no answer yet: needs an investigator answer, or ${sources.join(' or ')}`;
+    const all = ['investigator answer', ...sources];
+    return `no answer yet (${all.length > 2 ? `${all.slice(0, -1).join(', ')} or ${all[all.length - 1]}` : all.join(' or ')})`;
   });
   // Other answers named by trialbridge's own code system (e.g. the date of onset) are EHR answers too.
   text = text.replace(/\((?:Observation )?urn:trialbridge:eligibility\|[^)]*\)/g, '(expected as an EHR answer)');

@@ -45,17 +45,25 @@ export function localTime(instant: string | null | undefined, timeZone: string):
   if (!instant) return html`<span class="muted">—</span>`;
   const t = siteLocalTime(instant, timeZone).localDateTime;
   if (!t) return html`<time datetime="${instant}">${instant}</time>`;
-  const shown = `${t.slice(0, 10)} ${t.slice(11, 16)} (UTC${t.slice(19)})`;
-  return html`<time datetime="${instant}">${shown}</time>`;
+  // The date and time never break at their hyphens; the offset may go to a second line in a narrow column.
+  return html`<time datetime="${instant}"><span class="d">${t.slice(0, 10)} ${t.slice(11, 16)}</span> (UTC${t.slice(19)})</time>`;
 }
+
+/** References with an id up to this long keep the id on one line; longer ones may break anywhere. */
+const SHORT_ID = 24;
 
 /**
  * A resource reference ("Observation/wb-001-tbil-scr") that may break after
- * its slash when a cell is narrow, instead of at every hyphen of the id.
+ * its slash in a narrow cell, never at the hyphens of a short id; a long id
+ * may break anywhere rather than widen the table.
  */
 export function ref(reference: string): Html {
   const i = reference.indexOf('/');
-  return i < 0 ? html`<span class="ref">${reference}</span>` : html`<span class="ref">${reference.slice(0, i + 1)}${raw('<wbr>')}${reference.slice(i + 1)}</span>`;
+  if (i < 0) return html`<span class="ref">${reference}</span>`;
+  const id = reference.slice(i + 1);
+  return id.length <= SHORT_ID
+    ? html`<span class="ref">${reference.slice(0, i + 1)}${raw('<wbr>')}<span class="nw">${id}</span></span>`
+    : html`<span class="ref long">${reference.slice(0, i + 1)}${raw('<wbr>')}${id}</span>`;
 }
 
 /** The same instant in UTC, for the audit trail (21 CFR Part 11 §11.10(e): time-stamped records). */

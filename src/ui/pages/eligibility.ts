@@ -64,8 +64,8 @@ export function eligibilityPage(deps: UiDeps) {
       return html`<tr id="${idp}"${open ? html` class="needs-answer"` : ''} data-testid="criterion-${c.id}" data-criterion="${c.id}">
         <th scope="row"><span class="crit-id">${c.id}</span> <span class="crit-text">${c.text}</span>
           <span class="crit-type">${judgement ? 'clinician judgement' : 'computed from data'}</span></th>
-        <td class="nw"><span data-testid="verdict" class="verdict">${badge(v?.verdict ?? 'unknown', VERDICT_LABEL[v?.verdict ?? 'unknown'])}</span>${open ? html` <span class="badge badge-warning">needs an answer</span>` : ''}</td>
-        <td><span class="reason" data-testid="reason">${why.text}</span>${why.cite ? html` <span class="muted cite">(${why.cite})</span>` : ''}
+        <td><span data-testid="verdict" class="verdict">${badge(v?.verdict ?? 'unknown', VERDICT_LABEL[v?.verdict ?? 'unknown'])}</span>${open ? html` <span class="badge badge-warning">needs an answer</span>` : ''}</td>
+        <td class="why"><span class="reason" data-testid="reason">${why.text}</span>${why.cite ? html` <span class="muted cite">(${why.cite})</span>` : ''}
           ${evidence.length ? html`<ul class="evidence" aria-label="Evidence for ${c.id}">${evidence}</ul>` : ''}
           ${a ? html`<p class="answer" data-testid="answer">Answered <strong>${ANSWER_LABEL[a.answer] ?? a.answer}</strong> by ${a.by}, ${localTime(a.at, tz)}${a.note ? html`: ${a.note}` : ''}</p>` : ''}</td>
         ${mayAnswer ? html`<td>${judgement ? answerForm(c, a) : html`<span class="muted">decided by the data</span>`}</td>` : ''}</tr>`;

@@ -31,10 +31,10 @@ export function flagRow(f: InboxFlag, mayAct: boolean, tz: string): Html {
     <td class="nw">${f.code}</td><td class="nw">${f.visit ?? f.criterion ?? ''}</td><td class="detail">${f.message}</td>
     <td>${localTime(f.raisedAt, tz)} <span class="muted nw">(${age(f.raisedAt)} ago)</span></td>
     <td data-testid="flag-ack-${f.id}">${f.acknowledgedAt ? html`acknowledged ${f.acknowledgedBy ? html`by ${f.acknowledgedBy}` : ''}` : html`<span class="muted">new</span>`}</td>
-    <td class="actions">${mayAct ? html`${f.acknowledgedAt ? '' : html`<form data-action="ack-flag" data-flag-id="${f.id}" class="inline"><button type="submit">Acknowledge flag ${f.id}</button></form>`}
+    <td class="actions">${mayAct ? html`${f.acknowledgedAt ? '' : html`<form data-action="ack-flag" data-flag-id="${f.id}" class="inline"><button type="submit">Acknowledge<span class="sr-only"> flag ${f.id}</span></button></form>`}
       <details><summary>Resolve</summary><form data-action="resolve-flag" data-flag-id="${f.id}" class="stack">
         <label for="${id}-note">Resolution note</label><textarea id="${id}-note" name="note" required maxlength="2000" rows="2"></textarea>
-        <button type="submit">Resolve flag ${f.id}</button></form></details><p class="form-msg" id="${id}-msg" role="status"></p>` : ''}</td></tr>`;
+        <button type="submit">Resolve<span class="sr-only"> flag ${f.id}</span></button></form></details><p class="form-msg" id="${id}-msg" role="status"></p>` : ''}</td></tr>`;
 }
 
 export function flagsPage(deps: UiDeps) {

@@ -29,7 +29,7 @@ export function reviewPage(deps: UiDeps) {
       return html`<tr data-testid="review-item-${i.id}" data-review-item="${i.id}">
         <th scope="row">${i.id}</th><td class="nw">${i.reason}</td><td class="detail">${i.detail}</td><td class="nw">${i.trial || '—'}</td><td class="nw">${i.site}</td><td class="nw">${subject}</td>
         <td>${ref(i.resource)}</td><td>${localTime(i.createdAt, deps.timeZoneOf(i.site))}</td>
-        <td>${may ? html`<details><summary>Resolve by hand</summary>
+        <td class="actions">${may ? html`<details><summary>Resolve by hand</summary>
           <form data-action="resolve" data-item-id="${i.id}" class="stack">
             <label for="${id}-item">CRF item</label><select id="${id}-item" name="item" required><option value="">Choose an item</option>${i.trial ? itemOptions(i.trial) : ''}</select>
             <label for="${id}-value">Value</label><input id="${id}-value" name="value" required maxlength="200">

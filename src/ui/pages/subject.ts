@@ -13,7 +13,7 @@ import { flagInbox, latestSignatures, subjectView, type SignatureView, type Subj
 import { html, type Html } from '../html';
 import type { UiDeps } from '../deps';
 import { displayNumber, displayQuantity, displayUnit } from '../format';
-import { badge, localTime, ref, scopeOfReader, shell, subjectHref } from '../layout';
+import { badge, localTime, scopeOfReader, shell, subjectHref } from '../layout';
 
 /** Labels of the review statuses (the badge says it in words, not only in colour: WCAG 1.4.1). */
 const STATUS_LABEL: Record<string, string> = {

@@ -219,16 +219,16 @@
       ['Item', `${v.form || ''}.${v.item || ''}`],
       ['Value', quantity(v.value, v.unit)],
       ['Status', v.status],
-      ['Effective (site time)', stamp(v.localDateTime || v.localDate || v.effective)],
+      ['Effective (site time)', el('time', { datetime: v.effective }, stamp(v.localDateTime || v.localDate || v.effective))],
       ['Source resource', src.reference, 'wide'],
       ['Source version', src.version],
       ['Original value', quantity(pr.originalValue, pr.originalUnit)],
-      ['Effective (as sent)', pr.effective],
+      ['Effective (as sent)', pr.effective ? el('time', {}, stamp(pr.effective)) : null],
       ['Rule', pr.ruleId],
       ['Code', pr.code],
       ['Conversion', conversionText(pr.conversion), 'wide'],
     ];
-    const dl = el('dl', { class: 'panel-facts' }, rows.map(([k, val, cls]) => el('div', { class: cls }, el('dt', {}, k), el('dd', {}, show(val)))));
+    const dl = el('dl', { class: 'panel-facts' }, rows.map(([k, val, cls]) => el('div', { class: cls }, el('dt', {}, k), el('dd', {}, val instanceof Node ? val : show(val)))));
     const history = (data.history || []).map((h) => el('tr', {},
       el('td', {}, el('time', { datetime: h.at }, stamp(h.at))), el('td', {}, el('time', {}, stamp(h.atLocal))),
       el('td', {}, `${h.actorName || h.actor || ''} (${h.actorRole === 'system' ? 'automatic' : h.actorRole || ''})`),
@@ -284,7 +284,7 @@
         const id = $('#value-panel').dataset.valueId;
         const body = action === 'accept' ? { note: f.note } : action === 'correct' ? { value: numberOrText(f.value || ''), unit: f.unit, reason: f.reason, note: f.note } : { reason: f.reason, note: f.note };
         await api('POST', `/api/crf-values/${encodeURIComponent(id)}/${action}`, body);
-        form.reset();
+        for (const pf of $$('form[data-action]', $('#value-panel'))) pf.reset();
         say($('#panel-msg'), `${action === 'accept' ? 'Accepted' : action === 'correct' ? 'Corrected' : 'Rejected'}.`);
         // The grid behind the panel and the panel's own data are re-read; the panel and this message stay.
         await refreshMain({});
