@@ -19,6 +19,7 @@ import { reviewPage } from './pages/review';
 import { flagsPage } from './pages/flags';
 import { auditPage } from './pages/audit';
 import { prescreenListPage, prescreenPage } from './pages/prescreen';
+import { notificationsPage } from './pages/notifications';
 
 export type { UiDeps } from './deps';
 
@@ -47,6 +48,7 @@ export function uiRouter(deps: UiDeps): Router {
   r.get('/flags', ah(flagsPage(deps)));
   r.get('/prescreen', ah(prescreenListPage(deps)));
   r.get('/prescreen/:id', ah(prescreenPage(deps)));
+  r.get('/notifications', ah(notificationsPage(deps)));
   r.use(uiErrors());
   return r;
 }

@@ -115,3 +115,25 @@ test('an investigator sees a potential candidate after a qualifying lab is pushe
   expect(crf.status).toBe(200);
   expect((crf.body.values as { item: string }[]).map((v) => v.item)).toEqual(expect.arrayContaining(['TBIL', 'INR']));
 }, 120_000);
+
+test('the investigator sets notification preferences: digest, only potential candidates and eligible subjects, an own address', async () => {
+  await ivan.goto(`${bs.url}/ui/notifications`);
+  const form = ivan.getByTestId('notification-form');
+  await expect(form.getByLabel(/every flag code/i).isChecked()).resolves.toBe(true);
+  await inspect(ivan, 'notifications');
+  await form.getByLabel('Email address').fill('ivan@hospital.example');
+  await form.getByLabel(/every flag code/i).uncheck();
+  for (const box of await form.locator('input[name="codes"]').all()) {
+    const code = await box.getAttribute('value');
+    if (code === 'potential-candidate' || code === 'eligible') await box.check();
+    else await box.uncheck();
+  }
+  await form.getByLabel('Everything in the daily digest').check();
+  await form.getByRole('button', { name: 'Save preferences' }).click();
+  await ivan.getByTestId('action-msg').getByText('Preferences saved.').waitFor();
+  await expect(ivan.getByTestId('notification-form').getByLabel(/every flag code/i).isChecked()).resolves.toBe(false);
+  await expect(ivan.getByTestId('notification-form').getByLabel('Email address').inputValue()).resolves.toBe('ivan@hospital.example');
+  await screenshot(ivan, 'notifications-saved');
+  const pref = await bs.stack.db.query<{ email: string; codes: string[]; mode: string }>("SELECT email, codes, mode FROM notification_preferences WHERE user_id = 'ivan'");
+  expect(pref.rows).toEqual([{ email: 'ivan@hospital.example', codes: ['potential-candidate', 'eligible'], mode: 'digest' }]);
+}, 60_000);
