@@ -32,7 +32,7 @@ describe('loadConfig', () => {
   });
 
   test('worker queues: all by default, a chosen subset, or a precise error', () => {
-    expect(loadConfig({ REDIS_URL: 'redis://x:1' }).workerQueues).toEqual(['map', 'evaluate', 'sites']);
+    expect(loadConfig({ REDIS_URL: 'redis://x:1' }).workerQueues).toEqual(['map', 'evaluate', 'sites', 'notify']);
     expect(loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_WORKER_QUEUES: 'sites,map' }).workerQueues).toEqual(['sites', 'map']);
     expect(loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_WORKER_QUEUES: 'evaluate' }).workerQueues).toEqual(['evaluate']);
     expect(() => loadConfig({ REDIS_URL: 'redis://x:1', TRIALBRIDGE_WORKER_QUEUES: 'map,eval' })).toThrow(/TRIALBRIDGE_WORKER_QUEUES/);

@@ -149,6 +149,7 @@ function parseWebhooks(env: NodeJS.ProcessEnv, problems: string[]): WebhookConfi
     for (const k of Object.keys(o)) if (!['id', 'url', 'secretFile', 'trials', 'codes'].includes(k)) bad.push(`${at}.${k}: unknown member (expected id, url, secretFile, trials, codes)`);
     if (typeof o.id !== 'string' || !ID.test(o.id)) bad.push(`${at}.id: expected 1-64 characters [A-Za-z0-9._-]`);
     else if (seen.has(o.id)) bad.push(`${at}.id: duplicate webhook id "${o.id}"`);
+    else seen.add(o.id);
     let url: URL | null = null;
     try {
       url = typeof o.url === 'string' ? new URL(o.url) : null;
@@ -163,7 +164,6 @@ function parseWebhooks(env: NodeJS.ProcessEnv, problems: string[]): WebhookConfi
     const codes = idList(o.codes, CODE, `${at}.codes`, bad);
     problems.push(...bad);
     if (bad.length) return [];
-    seen.add(o.id as string);
     return [{ id: o.id as string, url: url!.href, secret: secret!, trials, codes }];
   });
 }

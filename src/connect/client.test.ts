@@ -196,7 +196,8 @@ describe('createSiteClient', () => {
     } finally {
       await ehrServer.close();
     }
-  });
+    // Indexing the R4 definitions for the harness takes a few seconds on a loaded machine.
+  }, 30_000);
 
   test('a create answered 201 without a body is read back from its Location; neither body nor Location → bad-response', async () => {
     const e = await ehr((app) => {

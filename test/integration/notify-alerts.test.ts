@@ -183,7 +183,7 @@ test('after the last retry a delivery is failed, listed for admins, and a resend
   expect(dead.accepted()[0].valid).toBe(true);
   const again = await resend(row.id, USER_TOKENS.admin);
   expect(again.status).toBe(409);
-  expect((await again.json()).issue[0].code).toBe('conflict');
+  expect(((await again.json()) as any).issue[0].code).toBe('conflict');
 
   await until('the DetectedIssue', async () => ((await ehr.repo.search({ resourceType: 'DetectedIssue' })).entry?.length ?? 0) === 1);
   const di = (await ehr.repo.search({ resourceType: 'DetectedIssue' })).entry![0].resource as DetectedIssue;
@@ -213,7 +213,7 @@ test('preferences: GET/PUT /api/me/notifications; codes [] stops email, bad inpu
   expect((await stack.api('/me/notifications', USER_TOKENS.inv)).body).toMatchObject({ user: 'ivan', email: 'ivan@hospital.example', codes: ['*'], mode: 'default', saved: false });
   const bad = await put({ codes: 'eligible' });
   expect(bad.status).toBe(400);
-  expect((await bad.json()).issue[0]).toMatchObject({ code: 'invalid', expression: ['codes'] });
+  expect(((await bad.json()) as any).issue[0]).toMatchObject({ code: 'invalid', expression: ['codes'] });
   expect((await put({ mode: 'hourly' })).status).toBe(400);
   expect((await put({ email: 'not an address' })).status).toBe(400);
   const ok = await put({ codes: [], mode: 'immediate' });
