@@ -48,7 +48,7 @@ export function uiErrors(): (err: unknown, req: Request, res: Response, next: Ne
   return (err, req, res, next) => {
     if (!(err instanceof AppError) || !wantsHtml(req) || req.path.startsWith('/events')) return next(err);
     const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Not allowed' : err.status === 401 ? 'Sign-in required' : 'Request refused';
-    const body = html`<p role="alert">${err.message}</p><p><a href="/ui/">Back to the overview</a></p>`;
+    const body = html`<p role="alert">${err.diagnostics ?? err.message}</p><p><a href="/ui/">Back to the overview</a></p>`;
     // The reader's own header and navigation, so an error page is a page of the workbench like any other.
     res.status(err.status).type('html').send(page(shellOptions(req, title), body));
   };

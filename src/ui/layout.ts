@@ -66,6 +66,19 @@ export function ref(reference: string): Html {
     : html`<span class="ref long">${reference.slice(0, i + 1)}${raw('<wbr>')}${id}</span>`;
 }
 
+/** Ids and codes up to this long stay on one line; longer ones (some sites name themselves at length) may break at their hyphens. */
+export const ID_NOWRAP_MAX = 20;
+
+/** The class of a cell holding an id or code ("WB-001", "site-a", "visit-missed"): see ID_NOWRAP_MAX. */
+export function idClass(id: string | null | undefined): string {
+  return (id ?? '').length > ID_NOWRAP_MAX ? 'id-long' : 'nw';
+}
+
+/** Trial and site in one cell (the site on a second line): wide tables stay within the screen. */
+export function trialSite(trial: string | null | undefined, site: string): Html {
+  return html`<span class="${idClass(trial)}">${trial || '—'}</span><span class="site ${idClass(site)}">${site}</span>`;
+}
+
 /** The same instant in UTC, for the audit trail (21 CFR Part 11 §11.10(e): time-stamped records). */
 export function utcTime(instant: string): Html {
   return html`<time datetime="${instant}">${instant.slice(0, 19).replace('T', ' ')}Z</time>`;

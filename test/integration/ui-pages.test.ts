@@ -391,7 +391,7 @@ test('the subject list stays one fast query with 1,000 subjects', async () => {
 test('error pages carry the reader\'s header: name, real roles and navigation', async () => {
   const r = await page(subjectPath('no-such-subject'));
   expect(r.status).toBe(404);
-  expect(r.text).toContain('<h1>Not found</h1>');
+  expect(r.text).toContain('<h1>Not found</h1><p role="alert">no subject no-such-subject in NCT05985863 at site-a</p>');
   expect(r.text).toContain('<span class="roles">(data-manager)</span>');
   expect(r.text).not.toContain('<span class="roles">()</span>');
   expect(r.text).toContain('<nav aria-label="Main">');

@@ -8,7 +8,7 @@ import { can } from '../../http/scope';
 import { flagInbox, openFlagCodes, subjectFacets, type InboxFlag } from '../../store/views';
 import { html, type Html } from '../html';
 import type { UiDeps } from '../deps';
-import { badge, localTime, q, scopeOfReader, shell, subjectHref } from '../layout';
+import { badge, idClass, localTime, q, scopeOfReader, shell, subjectHref, trialSite } from '../layout';
 
 /** Open flags shown at most on one page. */
 export const FLAG_INBOX_LIMIT = 500;
@@ -27,8 +27,8 @@ export function age(raisedAt: string, now = Date.now()): string {
 export function flagRow(f: InboxFlag, mayAct: boolean, tz: string): Html {
   const id = `fl-${f.id}`;
   return html`<tr data-testid="flag-row-${f.id}" data-flag-id="${f.id}">
-    <td>${badge(f.severity)}</td><th scope="row"><a href="${subjectHref(f)}">${f.subject}</a></th><td class="nw">${f.trial}</td><td class="nw">${f.site}</td>
-    <td class="nw">${f.code}</td><td class="nw">${f.visit ?? f.criterion ?? ''}</td><td class="detail">${f.message}</td>
+    <td>${badge(f.severity)}</td><th scope="row" class="${idClass(f.subject)}"><a href="${subjectHref(f)}">${f.subject}</a></th><td>${trialSite(f.trial, f.site)}</td>
+    <td class="${idClass(f.code)}">${f.code}</td><td class="nw">${f.visit ?? f.criterion ?? ''}</td><td class="detail">${f.message}</td>
     <td>${localTime(f.raisedAt, tz)} <span class="muted nw">(${age(f.raisedAt)} ago)</span></td>
     <td data-testid="flag-ack-${f.id}">${f.acknowledgedAt ? html`acknowledged ${f.acknowledgedBy ? html`by ${f.acknowledgedBy}` : ''}` : html`<span class="muted">new</span>`}</td>
     <td class="actions">${mayAct ? html`${f.acknowledgedAt ? '' : html`<form data-action="ack-flag" data-flag-id="${f.id}" class="inline"><button type="submit">Acknowledge<span class="sr-only"> flag ${f.id}</span></button></form>`}
@@ -54,9 +54,9 @@ export function flagsPage(deps: UiDeps) {
       <p class="live-notice" data-testid="live-notice" role="status">New flags appear here without reloading.</p>
       ${filters}
       <table class="list" data-testid="flag-inbox"><caption>Open flags, most severe and oldest first (${flags.length})</caption><thead><tr>
-        <th scope="col">Severity</th><th scope="col">Subject</th><th scope="col">Trial</th><th scope="col">Site</th><th scope="col">Code</th><th scope="col">Visit or criterion</th>
+        <th scope="col">Severity</th><th scope="col">Subject</th><th scope="col">Trial and site</th><th scope="col">Code</th><th scope="col">Visit or criterion</th>
         <th scope="col">Message</th><th scope="col">Raised (site time)</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead>
-      <tbody id="flag-rows">${rows.length ? rows : html`<tr class="empty"><td colspan="10">No open flags.</td></tr>`}</tbody></table></div>`;
+      <tbody id="flag-rows">${rows.length ? rows : html`<tr class="empty"><td colspan="9">No open flags.</td></tr>`}</tbody></table></div>`;
     res.type('html').send(shell(req, 'Flag inbox', '/ui/flags', body));
   };
 }

@@ -10,7 +10,7 @@ import { reviewQueue } from '../../store/views';
 import { html } from '../html';
 import type { UiDeps } from '../deps';
 import { displayQuantity } from '../format';
-import { localTime, ref, shell, subjectHref } from '../layout';
+import { idClass, localTime, ref, shell, subjectHref, trialSite } from '../layout';
 
 export function reviewPage(deps: UiDeps) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -27,7 +27,7 @@ export function reviewPage(deps: UiDeps) {
       const may = can(p, 'review', i.trial, i.site);
       const subject = i.subject ? html`<a href="${subjectHref(i)}">${i.subject}</a>` : html`<span class="muted">no subject</span>`;
       return html`<tr data-testid="review-item-${i.id}" data-review-item="${i.id}">
-        <th scope="row">${i.id}</th><td class="nw">${i.reason}</td><td class="detail">${i.detail}</td><td class="nw">${i.trial || '—'}</td><td class="nw">${i.site}</td><td class="nw">${subject}</td>
+        <th scope="row">${i.id}</th><td class="${idClass(i.reason)}">${i.reason}</td><td class="detail">${i.detail}</td><td>${trialSite(i.trial, i.site)}</td><td class="${idClass(i.subject)}">${subject}</td>
         <td>${ref(i.resource)}</td><td>${localTime(i.createdAt, deps.timeZoneOf(i.site))}</td>
         <td class="actions">${may ? html`<details><summary>Resolve by hand</summary>
           <form data-action="resolve" data-item-id="${i.id}" class="stack">
@@ -46,11 +46,11 @@ export function reviewPage(deps: UiDeps) {
           <p class="form-msg" id="${id}-msg" role="status"></p>` : ''}</td></tr>`;
     });
     const pendingRows = pending.map((v) => html`<tr data-testid="pending-value-${v.id}"><th scope="row"><a href="${subjectHref(v, `?value=${v.id}`)}">${v.subject}</a></th>
-      <td class="nw">${v.trial}</td><td class="nw">${v.site}</td><td class="nw">${v.form}.${v.item}</td><td class="nw">${displayQuantity(v.value, v.unit)}</td><td>${localTime(v.updatedAt, deps.timeZoneOf(v.site))}</td></tr>`);
+      <td class="${idClass(v.trial)}">${v.trial}</td><td class="${idClass(v.site)}">${v.site}</td><td class="nw">${v.form}.${v.item}</td><td class="nw">${displayQuantity(v.value, v.unit)}</td><td>${localTime(v.updatedAt, deps.timeZoneOf(v.site))}</td></tr>`);
     const body = html`<section aria-labelledby="items-h"><h2 id="items-h">Open review items</h2>
-      <table class="list" data-testid="review-items"><thead><tr><th scope="col">Item</th><th scope="col">Reason</th><th scope="col">Detail</th><th scope="col">Trial</th><th scope="col">Site</th>
+      <table class="list" data-testid="review-items"><thead><tr><th scope="col">Item</th><th scope="col">Reason</th><th scope="col">Detail</th><th scope="col">Trial and site</th>
         <th scope="col">Subject</th><th scope="col">Source resource</th><th scope="col">Raised (site time)</th><th scope="col">Actions</th></tr></thead>
-      <tbody>${rows.length ? rows : html`<tr><td colspan="9">No open review items.</td></tr>`}</tbody></table></section>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="8">No open review items.</td></tr>`}</tbody></table></section>
       <section aria-labelledby="pending-h"><h2 id="pending-h">Values pending re-review</h2>
       <table class="list" data-testid="pending-values"><thead><tr><th scope="col">Subject</th><th scope="col">Trial</th><th scope="col">Site</th><th scope="col">Item</th><th scope="col">New value</th><th scope="col">Arrived (site time)</th></tr></thead>
       <tbody>${pendingRows.length ? pendingRows : html`<tr><td colspan="6">No values pending re-review.</td></tr>`}</tbody></table></section>`;

@@ -82,11 +82,11 @@ export function valuePanel(mayReview: boolean): Html {
     </div>`
     : '';
   return html`<dialog id="value-panel" data-testid="value-panel" aria-labelledby="value-panel-title">
+    <form method="dialog" class="close"><button type="submit" data-close>Close</button></form>
     <h2 id="value-panel-title">CRF value</h2>
     <div id="value-panel-body"><p>Loading…</p></div>
     <p class="panel-msg" id="panel-msg" role="status"></p>
     ${reviewForms}
-    <form method="dialog"><button type="submit" data-close>Close</button></form>
   </dialog>`;
 }
 

@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import { listSubjects, subjectFacets } from '../../store/views';
 import { html } from '../html';
 import type { UiDeps } from '../deps';
-import { badge, GROUP_LABELS, groupOf, localTime, q, scopeOfReader, shell, STATUS_GROUPS, subjectHref, type StatusGroup } from '../layout';
+import { badge, GROUP_LABELS, idClass, groupOf, localTime, q, scopeOfReader, shell, STATUS_GROUPS, subjectHref, type StatusGroup } from '../layout';
 
 /** Subjects per page. */
 export const SUBJECTS_PAGE_SIZE = 50;
@@ -41,8 +41,8 @@ export function subjectsPage(deps: UiDeps) {
       <div class="field"><label for="f-q">Subject number</label><input type="search" id="f-q" name="q" value="${f.search ?? ''}" maxlength="64"></div>
       <button type="submit">Apply</button></form>`;
     const rows = list.rows.map((r) => html`<tr data-testid="subject-row-${r.subject}">
-      <th scope="row"><a href="${subjectHref(r)}">${r.subject}</a></th><td class="nw">${r.trial}</td><td class="nw">${r.site}</td>
-      <td class="nw">${badge(groupOf(r.status), GROUP_LABELS[groupOf(r.status)])} <span class="muted">${r.status}</span></td><td class="nw">${r.arm ?? ''}</td>
+      <th scope="row" class="${idClass(r.subject)}"><a href="${subjectHref(r)}">${r.subject}</a></th><td class="${idClass(r.trial)}">${r.trial}</td><td class="${idClass(r.site)}">${r.site}</td>
+      <td>${badge(groupOf(r.status), GROUP_LABELS[groupOf(r.status)])}${r.status !== groupOf(r.status) ? html` <span class="muted nw">${r.status}</span>` : ''}</td><td class="${idClass(r.arm)}">${r.arm ?? ''}</td>
       <td>${r.eligibility ? badge(r.eligibility, ELIGIBILITY_LABEL[r.eligibility] ?? r.eligibility) : html`<span class="muted">not evaluated</span>`}</td>
       <td>${r.openFlags}</td><td>${r.openReviewItems}</td><td>${r.unreviewedValues}</td><td>${localTime(r.evaluatedAt, deps.timeZoneOf(r.site))}</td></tr>`);
     const here = (n: number) => {
