@@ -26,6 +26,18 @@ export type { UiDeps } from './deps';
 /** Where app.js and app.css live (served as files: tsx runs the sources, no build step). */
 export const STATIC_DIR = path.join(__dirname, 'static');
 
+/** The workbench's icon; every page links it (html.ts page), so browsers seldom ask for /favicon.ico. */
+export const FAVICON_PATH = '/ui/static/favicon.svg';
+
+/**
+ * GET /favicon.ico for the app root (a browser asks there when a response has
+ * no icon link, e.g. a JSON answer or a redirect): sends it to the icon.
+ * Mounted by the app, since this router only sees /ui.
+ */
+export function faviconIco(_req: express.Request, res: express.Response): void {
+  res.set('Cache-Control', 'public, max-age=86400').redirect(301, FAVICON_PATH);
+}
+
 export function uiRouter(deps: UiDeps): Router {
   const r = express.Router();
   // Static files need no sign-in: they hold no data.
