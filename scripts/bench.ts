@@ -13,7 +13,11 @@
  *     analyte of NCT05985863, 104 weeks) and 1,000 more subjects loaded, the
  *     median and p95 time of GET /ui/subjects/<trial>/<site>/<subject> and of
  *     GET /ui/subjects (the first page of the list), 20 requests each
- * BENCH_ONLY=workbench or BENCH_ONLY=throughput runs one part.
+ *   - pre-screening: Observations/s end to end for patients with no enrollment,
+ *     pre-screening off vs on (two sites, same load, alternated twice), and the time
+ *     from a qualifying lab's HTTP answer to the potential-candidate flag row and to
+ *     the investigator's email received by a real SMTP server on loopback
+ * BENCH_ONLY=workbench, throughput or prescreen runs one part.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -21,8 +25,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
+import { SMTPServer } from 'smtp-server';
+import { PRESCREEN_QUEUE } from '../src/queue/prescreen';
 import { sha256Hex } from '../src/http';
 import { openDb, type Db } from '../src/store/db';
 
@@ -89,7 +96,7 @@ function observation(id: string, i: number) {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
 let rr = 0;
-function post(url: string, body: unknown): Promise<void> {
+function post(url: string, body: unknown, token = SITE_TOKEN): Promise<void> {
   const u = new URL(url);
   const replicas = Number(process.env.BENCH_SERVE_PROCESSES ?? 1);
   if (replicas > 1) u.port = String(Number(u.port) + (rr++ % replicas));
@@ -98,7 +105,7 @@ function post(url: string, body: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { agent, host: u.hostname, port: u.port, method: 'POST', path: rt === 'Bundle' ? '/fhir' : `/fhir/${rt}`,
-        headers: { authorization: `Bearer ${SITE_TOKEN}`, 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(payload) } },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(payload) } },
       (res) => {
         res.resume();
         res.on('end', () => ((res.statusCode ?? 500) >= 300 ? reject(new Error(`POST answered ${res.statusCode}`)) : resolve()));
@@ -180,9 +187,20 @@ async function main() {
   const env: NodeJS.ProcessEnv = {
     ...process.env, ...svc.env, PORT: String(port), LOG_LEVEL: 'warn', TRIALBRIDGE_QUEUE_PREFIX: prefix,
     TRIALBRIDGE_WORKER_CONCURRENCY: process.env.TRIALBRIDGE_WORKER_CONCURRENCY ?? '8',
-    TRIALBRIDGE_SITES: JSON.stringify([{ id: 'bench', tokenSha256: sha256Hex(SITE_TOKEN), timeZone: 'Asia/Shanghai' }]),
-    TRIALBRIDGE_USERS: JSON.stringify([{ id: 'bench-dm', role: 'data-manager', tokenSha256: sha256Hex(USER_TOKEN) }]),
+    TRIALBRIDGE_SITES: JSON.stringify([
+      { id: 'bench', tokenSha256: sha256Hex(SITE_TOKEN), timeZone: 'Asia/Shanghai' },
+      { id: PRESCREEN_SITES.off, tokenSha256: sha256Hex(PRESCREEN_TOKENS.off), timeZone: 'Asia/Shanghai' },
+      { id: PRESCREEN_SITES.on, tokenSha256: sha256Hex(PRESCREEN_TOKENS.on), timeZone: 'Asia/Shanghai', prescreen: { trials: [TRIAL], scope: 'all' } },
+    ]),
+    TRIALBRIDGE_USERS: JSON.stringify([
+      { id: 'bench-dm', role: 'data-manager', tokenSha256: sha256Hex(USER_TOKEN) },
+      // The investigator alerted by email (immediate for potential candidates by default).
+      { id: 'bench-inv', role: 'investigator', tokenSha256: sha256Hex(crypto.randomBytes(16).toString('hex')), email: 'investigator@bench.invalid' },
+    ]),
   };
+  // A real SMTP server on loopback receives the alert email (the pre-screen part measures up to its arrival).
+  const mail = ONLY === '' || ONLY === 'prescreen' ? await startMailSink() : null;
+  if (mail) Object.assign(env, { TRIALBRIDGE_SMTP_URL: `smtp://127.0.0.1:${mail.port}`, TRIALBRIDGE_SMTP_TLS: 'none', TRIALBRIDGE_MAIL_FROM: 'trialbridge@bench.invalid' });
   // A schema of its own: comparable figures, and nothing else in that database is touched.
   const schema = `bench_${process.pid}`;
   env.TRIALBRIDGE_DB_SCHEMA = schema;
@@ -211,20 +229,22 @@ async function main() {
       ]).flat().map((e) => ({ ...e, request: { method: 'PUT', url: `${e.resource.resourceType}/${e.resource.id}` } })),
     });
     await new Promise((r) => setTimeout(r, 1000));
-    print(`trialbridge bench: ${ONLY === 'workbench' ? 'workbench pages only' : `N=${N}`}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, ${serveCount} serve + 1 worker processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
+    print(`trialbridge bench: ${ONLY === 'workbench' ? 'workbench pages only' : ONLY === 'prescreen' ? `pre-screening only, N=${PRESCREEN_N}` : `N=${N}`}, ${os.cpus().length} cores, node ${process.version}, PostgreSQL + Redis on loopback, ${serveCount} serve + 1 worker processes (worker concurrency ${env.TRIALBRIDGE_WORKER_CONCURRENCY})`);
 
     // BENCH_ONLY=workbench skips the throughput sections (the page timings need no N Observations first).
-    if (ONLY !== 'workbench') await throughput(url, svc.env.REDIS_URL, db, print);
-    if (ONLY !== 'throughput') await workbenchPages(url, db, svc.env.REDIS_URL, prefix, print);
+    if (ONLY === '' || ONLY === 'throughput') await throughput(url, svc.env.REDIS_URL, db, print);
+    if (ONLY === '' || ONLY === 'workbench') await workbenchPages(url, db, svc.env.REDIS_URL, prefix, print);
+    if (mail) await prescreenBench(url, db, svc.env.REDIS_URL, prefix, mail, print);
   } finally {
     const children = [...serves, worker, ...(evaluator ? [evaluator] : [])];
     children.forEach((c) => c.kill('SIGTERM'));
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
     const conn = new IORedis(svc.env.REDIS_URL);
-    await new Queue('map-resource', { connection: conn, prefix }).obliterate({ force: true }).catch(() => undefined);
+    for (const name of ['map-resource', PRESCREEN_QUEUE]) await new Queue(name, { connection: conn, prefix }).obliterate({ force: true }).catch(() => undefined);
     await conn.quit();
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await db.close();
+    await mail?.close();
     svc.stop();
   }
 }
@@ -393,6 +413,162 @@ async function workbenchPages(url: string, db: Db, redisUrl: string, prefix: str
   print(`workbench data: 1 subject x ${WEEKLY_PANEL.length} analytes x 104 weeks + ${LIST_SUBJECTS} subjects (${all.length} resources) mapped and evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   await timePage(`${url}/ui/subjects/${TRIAL}/bench/WB-2Y`, `subject page (visit x item grid, ${104 * WEEKLY_PANEL.length} values)`, 300, print);
   await timePage(`${url}/ui/subjects?trial=${TRIAL}`, `subject list (first page of ${LIST_SUBJECTS + 1} subjects)`, 500, print);
+}
+
+// ------------------------------------------------------------------------------------------ pre-screening
+
+/** Sites of the pre-screen part: the same patients and labs, pre-screening off at one and on (NCT05985863, every patient) at the other. */
+const PRESCREEN_SITES = { off: 'bench-ps-off', on: 'bench-ps-on' } as const;
+const PRESCREEN_TOKENS = { off: crypto.randomBytes(16).toString('hex'), on: crypto.randomBytes(16).toString('hex') } as const;
+const PRESCREEN_N = Number(process.env.BENCH_PRESCREEN_N ?? 5000);
+const PRESCREEN_PATIENTS = 500;
+const MAIL_SAMPLES = Number(process.env.BENCH_MAIL_SAMPLES ?? 30);
+
+/** Messages received by a real SMTP server (the `smtp-server` package) on loopback, with their arrival times. */
+interface MailSink {
+  readonly port: number;
+  readonly messages: { readonly at: number; readonly raw: string }[];
+  close(): Promise<void>;
+}
+
+async function startMailSink(): Promise<MailSink> {
+  const messages: { at: number; raw: string }[] = [];
+  const server = new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
+    onData(stream, _session, done) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        // Quoted-printable soft line breaks (RFC 2045 §6.7) removed, so an id split over two lines is found.
+        messages.push({ at: performance.now(), raw: Buffer.concat(chunks).toString('utf8').replace(/=\r?\n/g, '') });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (server.server.address() as AddressInfo).port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Site-local date N days ago (the pre-screen's screening date is today at the site, a 7-day lab window). */
+const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+const bornYearsAgo = (years: number) => `${new Date().getUTCFullYear() - years}-01-15`;
+
+/**
+ * One run's Observations for patients with no enrollment: TBIL across 20..219 umol/L
+ * (about two thirds at or above NCT05985863's 85.5 umol/L, so many patients
+ * qualify and the candidate path is exercised, not only the early exit) and INR.
+ */
+function prescreenBundles(site: string, run: string): unknown[] {
+  // Observation i belongs to patient floor(i / per): each patient's labs arrive together, alternating TBIL and INR, as a panel would.
+  const per = Math.max(2, Math.floor(PRESCREEN_N / PRESCREEN_PATIENTS));
+  const key = (i: number) => `${site}-${run}-p${i % PRESCREEN_PATIENTS}`;
+  const owner = (i: number) => key(Math.floor(i / per));
+  const patients = Array.from({ length: PRESCREEN_PATIENTS }, (_, i) => entry({ resourceType: 'Patient', id: key(i), gender: i % 2 ? 'female' : 'male', birthDate: bornYearsAgo(30 + (i % 35)) }));
+  const obs = Array.from({ length: PRESCREEN_N }, (_, i) => {
+    const inr = i % 2 === 1;
+    return entry({
+      resourceType: 'Observation', id: `${site}-${run}-o${i}`, status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: inr ? '6301-6' : '14631-6' }] }, subject: { reference: `Patient/${owner(i)}` },
+      effectiveDateTime: `${daysAgo(1 + (i % 5))}T0${i % 9}:00:00+08:00`,
+      valueQuantity: inr ? { value: 1.2 + (Math.floor(i / per) % 9) / 10, unit: '{INR}', system: 'http://unitsofmeasure.org', code: '{INR}' } : { value: 20 + ((Math.floor(i / per) * 7) % 200), unit: 'umol/L', system: 'http://unitsofmeasure.org', code: 'umol/L' },
+    });
+  });
+  const all = [...patients, ...obs];
+  return Array.from({ length: Math.ceil(all.length / 100) }, (_, b) => ({ resourceType: 'Bundle', type: 'batch', entry: all.slice(b * 100, b * 100 + 100) }));
+}
+
+/**
+ * Waits until every inbound row of the site has left `received` (intake: parked as unmatched)
+ * and then until the pre-screen queue is empty; returns both instants.
+ */
+async function parkedAndPrescreened(db: Db, site: string, count: number, q: Queue): Promise<{ parked: number; done: number }> {
+  const deadline = performance.now() + 600_000;
+  let parked = NaN;
+  for (;;) {
+    if (Number.isNaN(parked)) {
+      const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE site = $1 AND resource_type = 'Observation' AND state <> 'received'", [site]);
+      if (Number(r.rows[0].n) >= count) parked = performance.now();
+    }
+    if (!Number.isNaN(parked)) {
+      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+      if (Object.values(c).every((n) => n === 0)) return { parked, done: performance.now() };
+    }
+    if (performance.now() > deadline) throw new Error(`${site}: not done after 600 s`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/**
+ * Intake throughput for patients who are not enrolled, pre-screening off vs on, and the
+ * latency from a qualifying lab's HTTP answer to the investigator's email on a real SMTP
+ * server on loopback (and to the potential-candidate flag row).
+ */
+async function prescreenBench(url: string, db: Db, redisUrl: string, prefix: string, mail: MailSink, print: (s: string) => void): Promise<void> {
+  const conn = new IORedis(redisUrl, { maxRetriesPerRequest: null });
+  const q = new Queue(PRESCREEN_QUEUE, { connection: conn, prefix });
+  try {
+    // Latency first, on a quiet system: one new qualifying patient at a time (TBIL 120 umol/L = 7.0 mg/dL,
+    // INR 1.8, age 45), HTTP answer -> potential-candidate flag row -> the email naming its pre-screen id.
+    const toFlag: number[] = [];
+    const toMail: number[] = [];
+    for (let i = 0; i < MAIL_SAMPLES; i++) {
+      const pid = `bench-mail-${i}`;
+      const labs = [['14631-6', 120, 'umol/L'], ['6301-6', 1.8, '{INR}']] as const;
+      const bundle = { resourceType: 'Bundle', type: 'batch', entry: [
+        entry({ resourceType: 'Patient', id: pid, gender: 'male', birthDate: bornYearsAgo(45) }),
+        ...labs.map(([code, value, unit], j) => entry({ resourceType: 'Observation', id: `${pid}-o${j}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${pid}` }, effectiveDateTime: `${daysAgo(1)}T08:00:00+08:00`, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } })),
+      ] };
+      await post(url, bundle, PRESCREEN_TOKENS.on);
+      const answered = performance.now();
+      const deadline = answered + 30_000;
+      let candidate: string | null = null;
+      for (;;) {
+        if (!candidate) {
+          const f = await db.query<{ id: string }>("SELECT p.id FROM prescreen_candidates p JOIN flags f ON f.subject = p.id AND f.code = 'potential-candidate' WHERE p.site = $1 AND p.patient_id = $2", [PRESCREEN_SITES.on, pid]);
+          if (f.rows.length) {
+            candidate = f.rows[0].id;
+            toFlag.push(performance.now() - answered);
+          }
+        }
+        const m = candidate ? mail.messages.find((x) => x.raw.includes(candidate!)) : undefined;
+        if (m) {
+          toMail.push(m.at - answered);
+          break;
+        }
+        if (performance.now() > deadline) throw new Error(`sample ${i}: no email within 30 s (${candidate ? 'flag raised' : 'no flag'})`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    }
+    const fmt = (xs: number[]) => `p50 ${quantile(xs, 0.5).toFixed(0)} ms, p95 ${quantile(xs, 0.95).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+    print(`qualifying lab, HTTP answer -> potential-candidate flag row: ${fmt(toFlag)} (${MAIL_SAMPLES} new patients, one at a time, 5 ms polling)`);
+    print(`qualifying lab, HTTP answer -> investigator's email received by the SMTP server on loopback: ${fmt(toMail)}; target p95 < 5 s ${quantile(toMail, 0.95) < 5000 ? 'met' : 'NOT met'}`);
+
+    const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
+    const intake: Record<'off' | 'on', number[]> = { off: [], on: [] };
+    // Alternate off/on twice: both modes see a warm JIT, pool and Redis, and any drift hits both.
+    for (const [round, mode] of [[1, 'off'], [1, 'on'], [2, 'off'], [2, 'on']] as const) {
+      const site = PRESCREEN_SITES[mode];
+      const bundles = prescreenBundles(site, `r${round}`);
+      const before = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound WHERE site = $1 AND resource_type = 'Observation'", [site]);
+      const t0 = performance.now();
+      await pool(bundles, 4, (b) => post(url, b, PRESCREEN_TOKENS[mode]));
+      const t = await parkedAndPrescreened(db, site, Number(before.rows[0].n) + PRESCREEN_N, q);
+      intake[mode].push(PRESCREEN_N / ((t.parked - t0) / 1000));
+      rates[mode].push(PRESCREEN_N / ((t.done - t0) / 1000));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const off = mean(rates.off);
+    const on = mean(rates.on);
+    const slower = (1 - on / off) * 100;
+    const candidates = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM prescreen_candidates WHERE site = $1", [PRESCREEN_SITES.on]);
+    print(`pre-screening, ${PRESCREEN_N} lab Observations of ${PRESCREEN_PATIENTS} patients with no enrollment (Bundles of 100, 4 in flight), end to end incl. the pre-screen jobs: off ${off.toFixed(0)}/s, on ${on.toFixed(0)}/s (runs ${rates.off.map((x) => x.toFixed(0)).join(', ')} / ${rates.on.map((x) => x.toFixed(0)).join(', ')}); ${slower.toFixed(1)}% slower with pre-screening (${candidates.rows[0].n} candidate rows); target <= 10% ${slower <= 10 ? 'met' : 'NOT met'}`);
+    const parkedSlower = (1 - mean(intake.on) / mean(intake.off)) * 100;
+    print(`  of which intake alone (HTTP -> stored -> mapped or parked, not waiting for the pre-screen queue): off ${mean(intake.off).toFixed(0)}/s, on ${mean(intake.on).toFixed(0)}/s, ${parkedSlower.toFixed(1)}% slower`);
+
+  } finally {
+    await q.close();
+    await conn.quit();
+  }
 }
 
 main().then(() => process.exit(0), (e) => {
