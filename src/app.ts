@@ -16,7 +16,7 @@ import { createReceiver } from './ingest';
 import { siteClients } from './connect/clients';
 import type { PrescreenActions } from './api/prescreen';
 import { apiRouter } from './api/routes';
-import { uiRouter } from './ui';
+import { faviconIco, uiRouter } from './ui';
 import { errorMiddleware, requireUser, securityHeaders, sessionMiddleware } from './http';
 import { signinRouter } from './ui/signin';
 import { AppError } from './errors';
@@ -101,6 +101,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/ui', signinRouter(deps));
   app.use('/ui', uiRouter(deps));
   app.get('/', (_req, res) => res.redirect(302, '/ui/'));
+  app.get('/favicon.ico', faviconIco);
   app.use((req, _res, next) => next(new AppError('not-found', `${req.method} ${req.path}`)));
   app.use(errorMiddleware(deps.log));
   return app;
