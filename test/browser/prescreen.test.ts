@@ -109,7 +109,8 @@ test('an investigator sees a potential candidate after a qualifying lab is pushe
   await ivan.goto(`${bs.url}/ui/subjects?trial=${TRIAL}`);
   const subjectRow = ivan.getByTestId(`subject-row-${SUBJECT}`);
   await subjectRow.waitFor();
-  await expect(subjectRow.textContent()).resolves.toContain('candidate');
+  // The enrollment group of a ResearchSubject in status candidate (README "Review data", subject list).
+  await expect(subjectRow.textContent()).resolves.toMatch(/\bCandidate\b/);
   await inspect(ivan, 'prescreen-subject-list');
   const crf = await bs.stack.api(`/subjects/${SUBJECT}/crf?trial=${TRIAL}&site=site-a`, USER_TOKENS.inv);
   expect(crf.status).toBe(200);
