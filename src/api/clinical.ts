@@ -5,15 +5,15 @@
  * trial and site (http/scope.ts); every action is audited in the transaction
  * that makes it (21 CFR Part 11 §11.10(e)).
  */
+import { reevaluate, type ApiDeps } from './deps';
 import express, { type Request, type Router } from 'express';
 import type { Config } from '../config';
 import { AppError } from '../errors';
 import { ah, assertCan, can, type Action, type Principal } from '../http';
 import { reauthenticatedWithin, REAUTH_WINDOW_MS } from '../http/session';
-import type { MappingSet } from '../mapping';
 import { buildSubjectReport } from '../protocol/report/build';
 import { reportInput } from '../protocol/report/from-stored';
-import { isComputable, type TrialSet } from '../protocol/trials';
+import { isComputable } from '../protocol/trials';
 import { ANSWER_VALUES, insertAnswer, type AnswerValue } from '../store/answers';
 import { appendAudit, type Actor } from '../store/audit';
 import type { Db } from '../store/db';
@@ -25,13 +25,7 @@ import { loadSubjectData } from '../store/subject-data';
 /** Longest note kept with an answer, signature or flag action. */
 export const MAX_NOTE_LENGTH = 2000;
 
-export interface ClinicalDeps {
-  readonly trials: TrialSet;
-  readonly mappings: MappingSet;
-  readonly timeZoneOf: (site: string) => string;
-  readonly evaluateQueue?: { enqueue(subjects: readonly { trial: string; subject: string; site: string }[]): Promise<void> };
-  readonly evaluateNow?: (k: { trial: string; subject: string; site: string }) => Promise<unknown>;
-}
+export type ClinicalDeps = ApiDeps;
 
 interface SubjectKey {
   readonly trial: string;
@@ -88,12 +82,6 @@ async function enrollment(db: Db, p: Principal | undefined, subject: string, ask
     throw new AppError('invalid-query', `subject "${subject}" is enrolled in ${distinct.map((e) => `${e.trial}@${e.site}`).join(', ')}; add ?${param}=`, [param]);
   }
   return { trial: distinct[0].trial, subject, site: distinct[0].site };
-}
-
-/** Re-evaluates at once when the app can (the response then shows it), else queues it. */
-async function reevaluate(deps: ClinicalDeps, k: SubjectKey): Promise<void> {
-  if (deps.evaluateNow) await deps.evaluateNow(k);
-  else await deps.evaluateQueue?.enqueue([k]);
 }
 
 const todayUtc = (): string => new Date().toISOString().slice(0, 10);

@@ -5,11 +5,11 @@
  *  - POST /api/notifications/deliveries/:id/resend: a failed delivery queued again (admins).
  * An admin sees and resends only deliveries of flags in their admin scope.
  */
-import express, { type Request, type Router } from 'express';
+import express, { type Router } from 'express';
 import type { Config } from '../config';
 import { isEmailAddress } from '../config/notify';
 import { AppError } from '../errors';
-import { ah, can, scopeOf, type Principal } from '../http';
+import { ah, can, scopeOf, type Principal, principalOf } from '../http';
 import type { Db } from '../store/db';
 import { getDelivery, listDeliveries, preferencesOf, resendDelivery, savePreference, type Delivery, type DeliveryStatus } from '../store/notify';
 import { URGENT_CODES } from '../notify';
@@ -19,11 +19,6 @@ const MODES = ['default', 'immediate', 'digest'] as const;
 const CODE = /^[a-z0-9][a-z0-9-]{0,63}$/;
 /** Codes one preference may list. */
 export const MAX_PREFERENCE_CODES = 100;
-
-function principalOf(req: Request): Principal {
-  if (!req.principal) throw new AppError('unauthenticated', 'sign-in required');
-  return req.principal;
-}
 
 function requireAdmin(p: Principal): void {
   if (!scopeOf(p, 'admin').all && !scopeOf(p, 'admin').pairs.length) throw new AppError('forbidden', 'you may not admin');

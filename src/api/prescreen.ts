@@ -11,11 +11,11 @@
  * (api/ never imports ingest/), so the patient then follows the normal path:
  * the enrollment releases the parked labs, which are mapped to CRF values.
  */
-import express, { type Request, type Router } from 'express';
+import express, { type Router } from 'express';
 import type { ResearchSubject } from '@medplum/fhirtypes';
 import type { Config, SiteConfig } from '../config';
 import { AppError } from '../errors';
-import { ah, assertCan, can, scopeSql, type Principal } from '../http';
+import { ah, assertCan, can, scopeSql, type Principal, principalOf } from '../http';
 import type { TrialSet } from '../protocol/trials';
 import { localDateOf } from '../protocol/schedule/dates';
 import { asActor, type Actor } from '../store/audit';
@@ -42,11 +42,6 @@ const SUBJECT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_REASON = 200;
 const MAX_NOTE = 2000;
 export const PRESCREEN_LIST_LIMIT = 500;
-
-function principalOf(req: Request): Principal {
-  if (!req.principal) throw new AppError('unauthenticated', 'sign-in required');
-  return req.principal;
-}
 
 /** The actor of the audit trail: the user with the role of the grant that allowed `prescreen` here. */
 function actorFor(p: Principal, trial: string, site: string): Actor {

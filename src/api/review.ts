@@ -11,9 +11,10 @@
  * After a change the subject is re-evaluated before the answer, so flags and
  * the report already reflect it.
  */
+import { reevaluate, type ApiDeps } from './deps';
 import express, { type Request, type Router } from 'express';
 import { AppError } from '../errors';
-import { ah, assertCan, can, scopeOf, scopeSql, type Action, type Principal } from '../http';
+import { ah, assertCan, can, scopeOf, scopeSql, type Action, type Principal, principalOf } from '../http';
 import { itemUnits, roundHalfUp, type CompiledRule, type MappingSet } from '../mapping';
 import { isReason, MAX_NOTE_LENGTH, OTHER_REASON, REVIEW_REASONS, type ReasonKind } from '../protocol/review-reasons';
 import { siteLocalTime } from '../protocol/schedule';
@@ -22,17 +23,9 @@ import { crfValueById, reviewItemById, type CrfValueRow } from '../store/crf';
 import type { Db } from '../store/db';
 import { inboundBody } from '../store/inbound';
 import { acceptValue, acceptVisit, correctValue, dismissReviewItem, rejectValue, resolveReviewItem, visitAssigned, type ReasonNote, type ReviewContext } from '../store/review';
-import type { TrialSet } from '../protocol/trials';
 
-/** What the review endpoints need (a subset of the /api router's deps). */
-export interface ReviewDeps {
-  readonly trials: TrialSet;
-  readonly mappings: MappingSet;
-  readonly timeZoneOf: (site: string) => string;
-  readonly evaluateQueue?: { enqueue(subjects: readonly { trial: string; subject: string; site: string }[]): Promise<void> };
-  readonly evaluateNow?: (k: { trial: string; subject: string; site: string }) => Promise<unknown>;
-  readonly log?: { warn(obj: object, msg: string): void };
-}
+/** What the review endpoints need. */
+export type ReviewDeps = ApiDeps;
 
 /** Audit rows per page, and the most one CSV download holds. */
 export const AUDIT_DEFAULT_LIMIT = 100;
@@ -44,11 +37,6 @@ export const HISTORY_LIMIT = 1000;
 export const REVIEW_BODY_LIMIT = '64kb';
 
 /** The principal, which requireUser set (never absent behind it). */
-function principalOf(req: Request): Principal {
-  if (!req.principal) throw new AppError('unauthenticated', 'sign-in required');
-  return req.principal;
-}
-
 /**
  * The actor recorded in the audit trail: the user, with the role of the grant
  * that allowed `action` on (trial, site). Throws 403 when no grant does.
@@ -170,12 +158,11 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
   const r = express.Router();
   r.use(['/crf-values', '/subjects/:subject/visits', '/review-items'], express.json({ limit: REVIEW_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
 
-  const reevaluate = async (row: { trial: string; subject: string; site: string }) => {
+  const afterChange = async (row: { trial: string; subject: string; site: string }) => {
     // The key only: a CRF row carries values, which must not travel into job data or logs (design.md habit 5).
     const k = { trial: row.trial, subject: row.subject, site: row.site };
     try {
-      if (deps.evaluateNow) await deps.evaluateNow(k);
-      else await deps.evaluateQueue?.enqueue([k]);
+      await reevaluate(deps, k);
     } catch (e) {
       // The change is committed; the next evaluation picks it up. References only in the log (design.md habit 9).
       deps.log?.warn({ trial: k.trial, site: k.site, err: (e as Error).message?.slice(0, 200) }, 're-evaluation after review failed');
@@ -221,7 +208,7 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
     const actor = actorFor(principalOf(req), 'review', v.trial, v.site);
     const note = noteOf(bodyOf(req));
     const done = await acceptValue(db, ctxOf(req, actor), v.id, note);
-    await reevaluate(done);
+    await afterChange(done);
     res.json(await detail(done));
   }));
 
@@ -234,7 +221,7 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
     if (!rule) throw new AppError('review-conflict', `${v.form}.${v.item} is no longer an item of the CRF of ${v.trial}; reject the value instead`, ['item']);
     const iv = itemValueOf(deps.mappings, rule, body);
     const done = await correctValue(db, ctxOf(req, actor), v.id, { ...why, ...iv });
-    await reevaluate(done);
+    await afterChange(done);
     res.json(await detail(done));
   }));
 
@@ -242,7 +229,7 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
     const v = await valueOr404(req.params.id);
     const actor = actorFor(principalOf(req), 'review', v.trial, v.site);
     const done = await rejectValue(db, ctxOf(req, actor), v.id, reasonOf('reject', bodyOf(req)));
-    await reevaluate(done);
+    await afterChange(done);
     res.json(await detail(done));
   }));
 
@@ -259,7 +246,7 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
     const k = { trial, subject, site, visit };
     if (!(await visitAssigned(db, k))) throw new AppError('not-found', `no values of subject "${subject}" are assigned to visit ${visit} of ${trial} at ${site}`);
     const accepted = await acceptVisit(db, ctxOf(req, actor), k, noteOf(body));
-    await reevaluate({ trial, subject, site });
+    await afterChange({ trial, subject, site });
     res.json({ trial, site, subject, visit, accepted });
   }));
 
@@ -286,7 +273,7 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
     const done = await resolveReviewItem(db, ctxOf(req, actor), it.id, {
       form: rule.form, item: rule.item, ...iv, ...why, effective, originalValue: original.value, originalUnit: original.unit, code: src ? sourceCode(src.body, rule) : '',
     });
-    await reevaluate({ trial: it.trial, subject: it.subject, site: it.site });
+    await afterChange({ trial: it.trial, subject: it.subject, site: it.site });
     res.status(201).json({ item: done.item, ...(await detail(done.value)) });
   }));
 
@@ -295,7 +282,7 @@ export function reviewRouter(db: Db, deps: ReviewDeps): Router {
     if (!it) throw new AppError('not-found', `no review item ${req.params.id}`);
     const actor = actorFor(principalOf(req), 'review', it.trial, it.site);
     const done = await dismissReviewItem(db, ctxOf(req, actor), it.id, reasonOf('dismiss', bodyOf(req)));
-    if (it.trial && it.subject) await reevaluate({ trial: it.trial, subject: it.subject, site: it.site });
+    if (it.trial && it.subject) await afterChange({ trial: it.trial, subject: it.subject, site: it.site });
     res.json({ item: done });
   }));
 

@@ -4,6 +4,7 @@
  * listings show only rows of the reader's trials and sites, and a single row
  * outside them is refused with 403 that names the action, never the data.
  */
+import type { ApiDeps } from './deps';
 import express, { type Router } from 'express';
 import type { Config } from '../config';
 import { AppError } from '../errors';
@@ -12,9 +13,7 @@ import { INBOUND_STATES, listInbound, type InboundState } from '../store/inbound
 import { listReviewItems, subjectCrf } from '../store/crf';
 import { listUnmapped } from '../store/unmapped';
 import { enrollmentsBySubject, type Enrollment } from '../store/enrollment';
-import { ah, assertCan, can, requireUser, scopeOf, scopeSql, type Action, type Principal } from '../http';
-import type { TrialSet } from '../protocol/trials';
-import type { MappingSet } from '../mapping';
+import { ah, assertCan, can, requireUser, scopeOf, scopeSql, type Action, type Principal, principalOf } from '../http';
 import { siteLocalTime } from '../protocol/schedule';
 import { buildSubjectReport } from '../protocol/report/build';
 import { reportInput } from '../protocol/report/from-stored';
@@ -61,23 +60,9 @@ function oneEnrollment(subject: string, found: readonly Enrollment[], asked: { t
   return distinct[0];
 }
 
-export interface ReportDeps {
-  readonly trials: TrialSet;
-  readonly mappings: MappingSet;
-  readonly timeZoneOf: (site: string) => string;
-  /** Queues a subject's re-evaluation (after a person changed its data). */
-  readonly evaluateQueue?: { enqueue(subjects: readonly { trial: string; subject: string; site: string }[]): Promise<void> };
-  /** Re-evaluates a subject at once, so the response shows the new verdicts. */
-  readonly evaluateNow?: (k: { trial: string; subject: string; site: string }) => Promise<unknown>;
-  /** Where a failed re-evaluation after a review is reported (it never fails the review itself). */
-  readonly log?: { warn(obj: object, msg: string): void };
+export interface ReportDeps extends ApiDeps {
   /** Start screening's front door and EHR write (README "Pre-screening and alerts"). */
   readonly prescreen?: PrescreenActions;
-}
-
-function principalOf(req: express.Request): Principal {
-  if (!req.principal) throw new AppError('unauthenticated', 'sign-in required');
-  return req.principal;
 }
 
 /** Refuses a principal that may do `action` nowhere (the listing would always be empty). */

@@ -56,6 +56,12 @@ export function can(p: Principal, action: Action, trial: string | '*' = '*', sit
   return p.grants.some((g) => ALLOWED[action].includes(g.role) && (trial === '*' && site === '*' ? true : covers(g, trial === '*' ? g.trial : trial, site === '*' ? g.site : site)));
 }
 
+/** The request's principal (set by requireUser); 401 when there is none. */
+export function principalOf(req: { principal?: Principal }): Principal {
+  if (!req.principal) throw new AppError('unauthenticated', 'sign-in required');
+  return req.principal;
+}
+
 /** Throws 403 unless `p` may do `action` on (trial, site). The text names the action, never data. */
 export function assertCan(p: Principal | undefined, action: Action, trial: string | '*' = '*', site: string | '*' = '*'): Principal {
   if (!p) throw new AppError('unauthenticated', 'sign-in required');
