@@ -25,7 +25,7 @@ export const PRESCREEN_QUEUE = 'prescreen-patient';
 /** Quiet time after a patient's last lab before it is pre-screened (a panel arrives as several Observations). */
 export const PRESCREEN_DEBOUNCE_MS = 500;
 /** Pre-screening is cheap; it must not compete with intake (README "Pre-screening and alerts", speed). */
-export const PRESCREEN_CONCURRENCY = 2;
+export const PRESCREEN_CONCURRENCY = 8;
 
 export interface PrescreenJobData {
   readonly site: string;
