@@ -40,8 +40,6 @@ const rowsOf = async (site: string, patientId: string) =>
     `SELECT resource_type, resource_id FROM inbound WHERE site = $1 AND (patient_id = $2 OR (resource_type = 'Patient' AND resource_id = $2)) ORDER BY resource_type, resource_id`,
     [site, patientId])).rows;
 
-/** Potential candidates are asserted where the stack runs the pre-screen worker (its queue is on the stack). */
-const prescreenWorker = () => 'prescreenQueue' in stack && !!(stack as unknown as { prescreenQueue?: unknown }).prescreenQueue;
 
 const query = (p: string) => new URL(p, 'http://x').searchParams;
 
@@ -125,7 +123,7 @@ it('asks a filtering server for bilirubin >= the threshold only, then the hit pa
   const sites = await stack.api('/sites');
   expect(JSON.stringify(sites.body)).not.toContain(hit); // the history marker names no patient id
 
-  if (prescreenWorker()) {
+  {
     const c = await waitFor('a potential candidate', async () => (await stack.db.query<{ id: string; status: string }>(
       `SELECT id, status FROM prescreen_candidates WHERE site = 'site-a' AND patient_id = $1 AND trial = 'NCT05985863'`, [hit])).rows[0]);
     expect(c.status).toBe('potential');
@@ -164,7 +162,7 @@ it('asks a server without value-quantity by code and date only; a result below t
   }
   expect(log.some((r) => r.path.startsWith('/fhir/Patient'))).toBe(false);
   expect((await rowsOf('site-c', low)).map((r) => r.resource_type)).toEqual(['Observation']); // the bilirubin only; no INR, no Patient
-  if (prescreenWorker()) {
+  {
     await stack.settle();
     expect((await stack.db.query(`SELECT 1 FROM prescreen_candidates WHERE patient_id = $1`, [low])).rows).toEqual([]);
   }
