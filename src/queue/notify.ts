@@ -13,7 +13,7 @@ import type { SiteClient } from '../connect/types';
 import type { Logger } from '../logger';
 import { createMailer, deliver, fanOut, PermanentDeliveryError, sendDigests, type Mailer, type NotifySettings } from '../notify';
 import type { Db } from '../store/db';
-import { requeue, takePending } from '../store/notify';
+import { requeue, staleQueued, takePending } from '../store/notify';
 
 export const NOTIFY_QUEUE = 'notify';
 /** How often the outbox is polled (the alert latency budget is seconds, README "Pre-screening and alerts"). */
@@ -44,6 +44,9 @@ export interface Notifier {
   digest(now: Date): Promise<{ users: number; flags: number }>;
   close(): Promise<void>;
 }
+
+/** A queued delivery unchanged this long has lost its job (every attempt touches it); it is queued again. */
+export const STALE_QUEUED_MS = 15 * 60_000;
 
 export const deliveryJobId = (id: number, round: number): string => `d${id}r${round}`;
 
@@ -80,7 +83,7 @@ export function startNotifier(deps: NotifyDeps): Notifier {
       events += r.events;
       if (!r.events) break;
     }
-    const pending = await takePending(deps.db, QUEUE_BATCH);
+    const pending = [...(await takePending(deps.db, QUEUE_BATCH)), ...(await staleQueued(deps.db, STALE_QUEUED_MS, QUEUE_BATCH))];
     if (pending.length) {
       try {
         await queue.addBulk(pending.map((p) => ({ name: 'deliver', data: { kind: 'deliver' as const, deliveryId: p.id }, opts: { jobId: deliveryJobId(p.id, p.round) } })));

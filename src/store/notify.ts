@@ -86,6 +86,21 @@ export async function takePending(db: Db, limit: number): Promise<{ id: number; 
   return r.rows.map((x) => ({ id: Number(x.id), round: Number(x.round) }));
 }
 
+/**
+ * Deliveries left `queued` with no change for `olderThanMs` (their job was lost,
+ * e.g. Redis restarted without its data): touched and returned so they are
+ * queued again under the same job id, which is a no-op while the job still exists.
+ */
+export async function staleQueued(db: Db, olderThanMs: number, limit: number): Promise<{ id: number; round: number }[]> {
+  const r = await db.query<{ id: string; round: number }>(
+    `UPDATE notify_deliveries SET updated_at = now() WHERE id IN (
+       SELECT id FROM notify_deliveries WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING id, round`,
+    [olderThanMs / 1000, limit],
+  );
+  return r.rows.map((x) => ({ id: Number(x.id), round: Number(x.round) }));
+}
+
 /** Back to pending (the job could not be queued: Redis down); the next tick queues it again. */
 export async function requeue(db: Db, ids: readonly number[]): Promise<void> {
   if (ids.length) await db.query("UPDATE notify_deliveries SET status = 'pending', updated_at = now() WHERE id = ANY($1::bigint[]) AND status = 'queued'", [ids]);

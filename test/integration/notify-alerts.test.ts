@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { DetectedIssue, Flag } from '@medplum/fhirtypes';
 import { sha256Hex } from '../../src/http';
 import { saveFlags, type FlagInput, type SubjectKey } from '../../src/store/evaluation';
+import { deliveryJobId } from '../../src/queue/notify';
 import { startEhrServer, type EhrServer } from '../helpers/ehr-server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp';
 import { SITE_TOKENS, startStack, USER_TOKENS, type TestStack } from '../helpers/stack';
@@ -226,3 +227,19 @@ test('preferences: GET/PUT /api/me/notifications; codes [] stops email, bad inpu
   await stack.workers!.notifier!.tick();
   expect(smtp.messages).toHaveLength(before);
 }, 30_000);
+
+test('a queued delivery whose job was lost (Redis restarted without its data) is queued again and sent', async () => {
+  const d = (await stack.db.query<{ id: string; round: number }>(
+    `SELECT d.id, d.round FROM notify_deliveries d JOIN flags f ON f.id = d.flag_id WHERE f.code = 'eligible' AND d.channel = 'webhook' AND d.status = 'sent' ORDER BY d.id LIMIT 1`)).rows[0];
+  const id = Number(d.id);
+  // The state a lost job leaves: queued in the store, nothing in Redis, last touched long ago.
+  await stack.workers!.notifier!.queue.remove(deliveryJobId(id, d.round));
+  await stack.db.query(`UPDATE notify_deliveries SET status = 'queued', updated_at = now() - interval '1 hour' WHERE id = $1`, [id]);
+  const before = hook.accepted().length;
+  await stack.workers!.notifier!.tick();
+  await until('the delivery sent again', async () => (await stack.db.query<{ status: string }>('SELECT status FROM notify_deliveries WHERE id = $1', [id])).rows[0].status === 'sent');
+  const again = hook.accepted().slice(before);
+  expect(again).toHaveLength(1);
+  expect(again[0].headers['idempotency-key']).toBe(String(id));
+  expect(again[0].valid).toBe(true);
+}, 60_000);
