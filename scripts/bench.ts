@@ -96,7 +96,7 @@ function observation(id: string, i: number) {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
 let rr = 0;
-function post(url: string, body: unknown, token = SITE_TOKEN): Promise<void> {
+function post(url: string, body: unknown, token = SITE_TOKEN, retried = false): Promise<void> {
   const u = new URL(url);
   const replicas = Number(process.env.BENCH_SERVE_PROCESSES ?? 1);
   if (replicas > 1) u.port = String(Number(u.port) + (rr++ % replicas));
@@ -111,7 +111,9 @@ function post(url: string, body: unknown, token = SITE_TOKEN): Promise<void> {
         res.on('end', () => ((res.statusCode ?? 500) >= 300 ? reject(new Error(`POST answered ${res.statusCode}`)) : resolve()));
       },
     );
-    req.on('error', reject);
+    // A kept-alive socket the server closed while idle fails at once: sent again on a new socket, as the
+    // Node.js http docs advise (request.reusedSocket); every bench request is an idempotent PUT or a new id.
+    req.on('error', (e: NodeJS.ErrnoException) => (req.reusedSocket && e.code === 'ECONNRESET' && !retried ? post(url, body, token, true).then(resolve, reject) : reject(e)));
     req.end(payload);
   });
 }
