@@ -5,19 +5,11 @@
  * log apply, to see more.
  */
 
-/** The flag row fields an alert may use. */
-export interface FlagRow {
-  readonly id: number;
-  readonly trial: string;
-  readonly site: string;
-  readonly subject: string;
-  readonly code: string;
-  readonly severity: string;
-  readonly visit: string | null;
-  readonly status: 'open' | 'resolved';
-}
+import type { AlertFlag, NotifyEvent } from '../store/notify';
 
-export type FlagEvent = 'raised' | 'resolved';
+/** The flag row fields an alert may use. */
+export type FlagRow = AlertFlag;
+export type FlagEvent = NotifyEvent;
 
 /** A flag as sent by webhook and email. `subject` is the trial's subject number or a pre-screen id (PS-...). */
 export interface Alert {

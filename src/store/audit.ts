@@ -10,6 +10,7 @@
  * The database refuses UPDATE, DELETE and TRUNCATE on the table.
  */
 import type { Db } from './db';
+import { filters } from './sql';
 
 export interface Actor {
   readonly id: string;
@@ -95,13 +96,7 @@ export interface AuditQuery {
 
 /** Audit rows, oldest first, filtered; the scope condition limits them to what the reader may see. */
 export async function listAudit(db: Db, q: AuditQuery): Promise<AuditRow[]> {
-  const params: unknown[] = [...(q.scope?.params ?? [])];
-  const where: string[] = [q.scope?.sql ?? 'TRUE'];
-  const eq = (col: string, v: string | undefined) => {
-    if (v === undefined) return;
-    params.push(v);
-    where.push(`${col} = $${params.length}`);
-  };
+  const { params, where, eq } = filters(q.scope);
   eq('trial', q.trial);
   eq('site', q.site);
   eq('subject', q.subject);

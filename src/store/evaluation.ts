@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { appendAudit, type Actor } from './audit';
 import type { Db } from './db';
-import { valuesList } from './sql';
+import { filters, valuesList } from './sql';
 
 export interface FlagInput {
   readonly code: string;
@@ -198,13 +198,7 @@ export interface FlagQuery {
 
 /** Flags, oldest first, filtered; the scope condition limits them to what the reader may see. */
 export async function listFlags(db: Db, q: FlagQuery): Promise<FlagRow[]> {
-  const params: unknown[] = [...(q.scope?.params ?? [])];
-  const where: string[] = [q.scope?.sql ?? 'TRUE'];
-  const eq = (col: string, v: string | undefined) => {
-    if (v === undefined) return;
-    params.push(v);
-    where.push(`${col} = $${params.length}`);
-  };
+  const { params, where, eq } = filters(q.scope);
   eq('subject', q.subject);
   eq('status', q.status);
   eq('code', q.code);

@@ -11,9 +11,8 @@ export type DeliveryStatus = 'pending' | 'queued' | 'sent' | 'failed';
 export type DeliveryMode = 'immediate' | 'digest';
 export type NotifyEvent = 'raised' | 'resolved';
 
-export interface OutboxFlag {
-  readonly outboxId: number;
-  readonly event: NotifyEvent;
+/** The flag row fields an alert may use (ids and codes only). */
+export interface AlertFlag {
   readonly id: number;
   readonly trial: string;
   readonly site: string;
@@ -22,6 +21,11 @@ export interface OutboxFlag {
   readonly severity: string;
   readonly visit: string | null;
   readonly status: 'open' | 'resolved';
+}
+
+export interface OutboxFlag extends AlertFlag {
+  readonly outboxId: number;
+  readonly event: NotifyEvent;
 }
 
 export interface NewDelivery {

@@ -22,3 +22,22 @@ export function chunks<T>(xs: readonly T[], size: number): T[][] {
   for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
   return out;
 }
+
+/**
+ * A WHERE clause built one optional equality at a time, after an optional scope
+ * condition (a principal's trial/site scope from http/scope.ts `scopeSql`, whose
+ * parameters start at $1). `eq` skips undefined values.
+ */
+export function filters(scope?: { sql: string; params: readonly unknown[] }): { params: unknown[]; where: string[]; eq(col: string, v: string | undefined): void } {
+  const params: unknown[] = [...(scope?.params ?? [])];
+  const where: string[] = [scope?.sql ?? 'TRUE'];
+  return {
+    params,
+    where,
+    eq(col, v) {
+      if (v === undefined) return;
+      params.push(v);
+      where.push(`${col} = $${params.length}`);
+    },
+  };
+}
