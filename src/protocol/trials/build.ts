@@ -6,7 +6,7 @@
 import { buildArms } from './build-arms';
 import { buildVisits } from './build-visits';
 import type { Criterion, CriterionRule } from './criteria';
-import { TRIAL_DEFAULTS } from './defaults';
+import { DEFAULT_EXPORT_VALUES, TRIAL_DEFAULTS } from './defaults';
 import type { DefaultsJson, TrialFileJson } from './json';
 import { ptr, type Report } from './problems';
 import type { StudyDrugConfig, Trial, TrialDefaults } from './types';
@@ -27,6 +27,7 @@ export function buildTrial(json: TrialFileJson, file: string, report: Report): T
     visits: buildVisits(json.visits, json.arms, defaults, report),
     crfUnits: { ...json.crfUnits },
     eligibility: json.eligibility,
+    export: { values: json.export?.values ?? DEFAULT_EXPORT_VALUES },
   };
   // A private copy, so freezing never touches the caller's parsed JSON.
   return deepFreeze(structuredClone(trial));

@@ -4,12 +4,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TrialDefaults } from './types';
+import type { ExportValues, TrialDefaults } from './types';
 
 /** Body weight [K] (clinical-reference §2), used for per-kg doses. */
 export const BODY_WEIGHT_LOINC = '29463-7';
 
 /** Adapter defaults [A] used for any property a trial file's `defaults` leaves out. */
+/**
+ * Nothing a data manager has not reviewed goes to the sponsor unless the trial file
+ * says `export.values: "all"` [A]: the trial database is the record of reviewed data.
+ */
+export const DEFAULT_EXPORT_VALUES: ExportValues = 'reviewed';
+
 export const TRIAL_DEFAULTS: TrialDefaults = Object.freeze({
   /** +/-10% of the expected dose (§1.2, §6). */
   doseTolerance: 0.1,

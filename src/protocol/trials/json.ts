@@ -3,7 +3,7 @@
  * builder reads these; everything else uses the resolved types in ./types.
  */
 import type { Coding, Criterion } from './criteria';
-import type { ArmRole, Product, TrialUnknown, VisitWindow } from './types';
+import type { ArmRole, ExportValues, Product, TrialUnknown, VisitWindow } from './types';
 
 export interface TrialFileJson {
   readonly key: string;
@@ -21,6 +21,7 @@ export interface TrialFileJson {
   readonly visits: readonly VisitJson[];
   readonly crfUnits: Readonly<Record<string, string>>;
   readonly eligibility: readonly Criterion[];
+  readonly export?: { readonly values?: ExportValues };
 }
 
 export interface DefaultsJson {

@@ -135,7 +135,15 @@ export interface Trial {
   /** CRF item -> UCUM unit the protocol asks for. */
   readonly crfUnits: Readonly<Record<string, string>>;
   readonly eligibility: readonly Criterion[];
+  /** What goes to the trial database (README "Send data to the trial database"). */
+  readonly export: { readonly values: ExportValues };
 }
+
+/**
+ * Which CRF values an export sends: `reviewed` (accepted or corrected by a data
+ * manager) or `all` (automatic values too). Rejected and superseded values never go.
+ */
+export type ExportValues = 'reviewed' | 'all';
 
 /** The loaded trials, by key. */
 export interface TrialSet {
