@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
   'invalid-prescreen-request': { status: 400, issue: 'invalid', text: 'The dismiss or start-screening request is invalid (the expression names the field)' },
   'prescreen-not-potential': { status: 409, issue: 'conflict', text: 'The pre-screen candidate is no longer potential (dismissed, withdrawn or screening)' },
   'invalid-notification-preference': { status: 400, issue: 'invalid', text: 'The notification preference is invalid (the expression names the field)' },
+  'invalid-export-request': { status: 400, issue: 'invalid', text: 'The export request is invalid (the expression names the field)' },
   'delivery-not-failed': { status: 409, issue: 'conflict', text: 'Only a failed delivery can be sent again' },
   'not-found': { status: 404, issue: 'not-found', text: 'Not found' },
   'method-not-allowed': { status: 405, issue: 'not-supported', text: 'Method not allowed on this path' },
