@@ -10,6 +10,7 @@
  *   subscriptions --site ID   list them with their status
  *   poll --site ID            one sync of the site now
  *   export-pull --site ID [--since DATE]   FHIR Bulk Data $export from the site, imported like `import`
+ *   export --trial KEY --format odm|odm-snapshot|redcap|lb|ex [--since-last] [--out FILE]   a file for the trial database
  *   hash-token [token]        print the SHA-256 digest to put in TRIALBRIDGE_SITES / TRIALBRIDGE_USERS
  */
 import { ConfigError, loadConfig } from '../config';
@@ -23,8 +24,9 @@ import { previewCommand } from './preview';
 import { importCommand } from './import';
 import { connectCommand } from './connect';
 import { exportPullCommand } from './export-pull';
+import { exportCommand } from './export';
 
-const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|preview --site ID [--json] FILE|subscribe --site ID|subscriptions --site ID|poll --site ID|export-pull --site ID [--since DATE]|hash-token [token]>`;
+const USAGE = `usage: trialbridge <serve|worker|start|migrate|validate-mappings [dir]|import FILE --site ID|evaluate --trial KEY [--as-of DATE] FILE|preview --site ID [--json] FILE|subscribe --site ID|subscriptions --site ID|poll --site ID|export-pull --site ID [--since DATE]|export --trial KEY --format FORMAT [--out FILE]|hash-token [token]>`;
 
 const out = { log: (s: string) => process.stdout.write(`${s}\n`), error: (s: string) => process.stderr.write(`${s}\n`) };
 
@@ -62,6 +64,8 @@ async function run(argv: string[]): Promise<number> {
       return connectCommand(cmd, rest, out);
     case 'export-pull':
       return exportPullCommand(rest, out);
+    case 'export':
+      return exportCommand(rest, out);
     case 'hash-token': {
       const token = rest[0] ?? (await readStdin()).trim();
       if (!token) {
