@@ -24,6 +24,7 @@ import { clinicalRoutes } from './clinical';
 import { reviewRouter } from './review';
 import { notifyRouter } from './notify';
 import { prescreenRouter, type PrescreenActions } from './prescreen';
+import { exportsRouter } from './exports';
 
 /** Page size bounds for listings. */
 export const DEFAULT_LIMIT = 100;
@@ -197,6 +198,7 @@ export function apiRouter(config: Config, db: Db, deps: ReportDeps): Router {
   r.use(clinicalRoutes(config, db, deps));
   r.use(prescreenRouter(config, db, deps));
   r.use(notifyRouter(config, db));
+  r.use(exportsRouter(config, db, deps));
   r.all('*', (req, _res, next) => next(new AppError('not-found', `${req.method} ${req.baseUrl}${req.path}`)));
   return r;
 }
