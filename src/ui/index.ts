@@ -20,6 +20,7 @@ import { flagsPage } from './pages/flags';
 import { auditPage } from './pages/audit';
 import { prescreenListPage, prescreenPage } from './pages/prescreen';
 import { notificationsPage } from './pages/notifications';
+import { exportsIndexPage, exportsPage } from './pages/exports';
 
 export type { UiDeps } from './deps';
 
@@ -61,6 +62,8 @@ export function uiRouter(deps: UiDeps): Router {
   r.get('/prescreen', ah(prescreenListPage(deps)));
   r.get('/prescreen/:id', ah(prescreenPage(deps)));
   r.get('/notifications', ah(notificationsPage(deps)));
+  r.get('/exports', ah(exportsIndexPage(deps)));
+  r.get('/trials/:trial/exports', ah(exportsPage(deps)));
   r.use(uiErrors());
   return r;
 }

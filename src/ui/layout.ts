@@ -21,6 +21,7 @@ const NAV: readonly NavEntry[] = [
   { href: '/ui/flags', label: 'Flags', show: () => true },
   { href: '/ui/prescreen', label: 'Potential candidates', show: () => true },
   { href: '/ui/notifications', label: 'Notifications', show: () => true },
+  { href: '/ui/exports', label: 'Exports', show: (p) => can(p, 'export') },
 ];
 
 /** The shell of a page for `req`'s reader: name, roles and navigation by role (none without a principal). */

@@ -4,6 +4,7 @@
  * last data received from each site.
  */
 import type { Request, Response } from 'express';
+import { can } from '../../http/scope';
 import { trialOverview } from '../../store/views';
 import { html } from '../html';
 import type { UiDeps } from '../deps';
@@ -22,6 +23,7 @@ export function overviewPage(deps: UiDeps) {
       const link = (extra: string) => `/ui/subjects?trial=${encodeURIComponent(t.trial)}${extra}`;
       return html`<section aria-labelledby="${id}" class="card" data-testid="trial-${t.trial}">
         <h2 id="${id}">${t.trial}</h2>${title ? html`<p class="muted">${title}</p>` : ''}
+        ${can(req.principal!, 'export', t.trial) ? html`<p><a href="/ui/trials/${encodeURIComponent(t.trial)}/exports" data-testid="exports-link-${t.trial}">Exports for the trial database</a></p>` : ''}
         <div class="grid-2">
         <table><caption>Subjects by status</caption><thead><tr><th scope="col">Status</th><th scope="col">Subjects</th></tr></thead><tbody>
           ${(Object.keys(groups) as StatusGroup[]).map((g) => html`<tr><th scope="row"><a href="${link(`&status=${g}`)}">${GROUP_LABELS[g]}</a></th><td data-testid="status-${g}">${groups[g]}</td></tr>`)}
