@@ -1,36 +1,47 @@
 /**
- * Queue `prescreen-patient` (design.md habit 4): one job per patient of a site
- * that pre-screens, deduplicated and debounced like evaluate-subject, so a
- * burst of labs for one patient is evaluated once when it pauses. Job data
- * are ids only, `{site, patientId}`, never values or names (habit 5); the job
- * id is a hash of them.
+ * Queue `prescreen-patient` (design.md habit 4): the patients of a site that
+ * pre-screens whose labs were just parked, in batches: one job per map job and
+ * site (at most PRESCREEN_BATCH patients), deduplicated and debounced by the
+ * batch's patient set, so a sender repeating one patient's labs in quick
+ * single requests is pre-screened once when it pauses. Job data are ids only,
+ * `{site, patientIds}`, never values or names (habit 5); the job id is a hash.
  *
- * The processor loads the patient's stored Patient and latest lab
- * Observations, runs the pure engine (protocol/prescreen.ts) for each of the
- * site's pre-screen trials the patient is not enrolled in, and stores the
- * candidate and its `potential-candidate` flag (store/prescreen.ts).
+ * The processor reads the batch in a handful of statements (store/prescreen.ts),
+ * skips the engine for a trial when none of the patient's labs meets any of
+ * its trigger thresholds (connect/prescreen-plan.ts: every trigger is a
+ * necessary inclusion, so such a patient cannot qualify) unless a potential
+ * candidate must be re-checked, runs the pure engine (protocol/prescreen.ts)
+ * otherwise, and stores the candidate and its `potential-candidate` flag.
+ * Pre-screening must not slow intake (README "Pre-screening and alerts").
  */
 import crypto from 'node:crypto';
+import type { Observation } from '@medplum/fhirtypes';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PrescreenConfig } from '../config';
+import { prescreenPlans, triggeredTrials, type PrescreenPlan } from '../connect/prescreen-plan';
+import { LOINC_SYSTEM } from '../connect/watch';
 import type { Logger } from '../logger';
 import type { MappingSet } from '../mapping';
 import { prescreen } from '../protocol/prescreen';
-import type { TrialSet } from '../protocol/trials';
+import type { Trial, TrialSet } from '../protocol/trials';
 import type { Db } from '../store/db';
-import { applyOutcome, enrolledTrials, loadPrescreenPatient, lockPrescreenPatient, type Applied } from '../store/prescreen';
+import { applyOutcome, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescreenPatients, lockPrescreenPatients, type Applied } from '../store/prescreen';
 
 export const PRESCREEN_QUEUE = 'prescreen-patient';
-/** Quiet time after a patient's last lab before it is pre-screened (a panel arrives as several Observations). */
-export const PRESCREEN_DEBOUNCE_MS = 500;
+/** Quiet time after a batch's last labs before it is pre-screened (a panel sent as several single requests). */
+export const PRESCREEN_DEBOUNCE_MS = 150;
+/** Patients per job: one transaction and a few statements per batch. */
+export const PRESCREEN_BATCH = 100;
 /** Pre-screening is cheap; it must not compete with intake (README "Pre-screening and alerts", speed). */
 export const PRESCREEN_CONCURRENCY = 8;
 
 export interface PrescreenJobData {
   readonly site: string;
-  /** Logical Patient id at the site: a pointer, like an inbound row id. */
-  readonly patientId: string;
+  /** Logical Patient ids at the site: pointers, like inbound row ids. */
+  readonly patientIds: readonly string[];
+  /** A job queued by an earlier release names one patient. */
+  readonly patientId?: string;
 }
 
 export const PRESCREEN_JOB_OPTIONS: JobsOptions = {
@@ -40,14 +51,14 @@ export const PRESCREEN_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 10000 },
 };
 
-/** PHI-free job and deduplication id (no ':' for BullMQ). */
-export function prescreenJobKey(k: PrescreenJobData): string {
-  return crypto.createHash('sha1').update(`${k.site}\u0000${k.patientId}`).digest('hex').slice(0, 24);
+/** PHI-free job and deduplication id of a batch (no ':' for BullMQ). */
+export function prescreenJobKey(site: string, patientIds: readonly string[]): string {
+  return crypto.createHash('sha1').update([site, ...[...new Set(patientIds)].sort()].join('\u0000')).digest('hex').slice(0, 24);
 }
 
 export interface PrescreenQueue {
   readonly queue: Queue<PrescreenJobData>;
-  enqueue(patients: readonly PrescreenJobData[]): Promise<void>;
+  enqueue(patients: readonly { readonly site: string; readonly patientId: string }[]): Promise<void>;
 }
 
 export function createPrescreenQueue(connection: Redis, prefix: string): PrescreenQueue {
@@ -56,14 +67,20 @@ export function createPrescreenQueue(connection: Redis, prefix: string): Prescre
   return {
     queue,
     async enqueue(patients) {
-      if (!patients.length) return;
-      await queue.addBulk(
-        patients.map((p) => ({
-          name: PRESCREEN_QUEUE,
-          data: { site: p.site, patientId: p.patientId },
-          opts: { delay: PRESCREEN_DEBOUNCE_MS, deduplication: { id: `ps-${prescreenJobKey(p)}`, ttl: PRESCREEN_DEBOUNCE_MS, extend: true, replace: true } },
-        })),
-      );
+      const bySite = new Map<string, Set<string>>();
+      for (const p of patients) {
+        let ids = bySite.get(p.site);
+        if (!ids) bySite.set(p.site, (ids = new Set()));
+        ids.add(p.patientId);
+      }
+      const jobs = [...bySite].flatMap(([site, ids]) => {
+        const all = [...ids].sort();
+        return Array.from({ length: Math.ceil(all.length / PRESCREEN_BATCH) }, (_, i) => all.slice(i * PRESCREEN_BATCH, (i + 1) * PRESCREEN_BATCH)).map((patientIds) => {
+          const id = `ps-${prescreenJobKey(site, patientIds)}`;
+          return { name: PRESCREEN_QUEUE, data: { site, patientIds }, opts: { delay: PRESCREEN_DEBOUNCE_MS, deduplication: { id, ttl: PRESCREEN_DEBOUNCE_MS, extend: true, replace: true } } };
+        });
+      });
+      if (jobs.length) await queue.addBulk(jobs);
     },
   };
 }
@@ -86,37 +103,82 @@ export interface PrescreenDeps {
   readonly now?: () => number;
 }
 
-export type PrescreenJobResult = { readonly skipped: 'not-prescreening' | 'out-of-scope' } | { readonly trials: Record<string, Applied | 'enrolled'> };
+/** Per trial: how many patients of the batch ended how (`skipped`: no lab meets a trigger, engine not run). */
+export type PrescreenJobResult =
+  | { readonly skipped: 'not-prescreening' }
+  | { readonly patients: number; readonly outOfScope: number; readonly trials: Record<string, Partial<Record<Applied | 'enrolled' | 'skipped', number>>> };
 
 export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobData): Promise<PrescreenJobResult> {
   const cfg = deps.prescreenOf(k.site);
   if (!cfg) return { skipped: 'not-prescreening' };
-  if (cfg.scope.kind !== 'all' && deps.inScope && !(await deps.inScope(k.site, k.patientId))) return { skipped: 'out-of-scope' };
+  const all = [...new Set(k.patientIds ?? (k.patientId ? [k.patientId] : []))].sort();
+  const ids: string[] = [];
+  for (const p of all) if (cfg.scope.kind === 'all' || !deps.inScope || (await deps.inScope(k.site, p))) ids.push(p);
   const now = new Date((deps.now ?? Date.now)()).toISOString();
-  const out = await deps.db.transaction(async (tx) => {
-    await lockPrescreenPatient(tx, k.site, k.patientId);
-    const enrolled = await enrolledTrials(tx, k.site, k.patientId);
-    const data = await loadPrescreenPatient(tx, k.site, k.patientId);
-    const trials: Record<string, Applied | 'enrolled'> = {};
-    for (const key of cfg.trials) {
-      const trial = deps.trials.get(key);
-      if (!trial) continue;
-      if (enrolled.has(key)) {
-        trials[key] = 'enrolled';
-        continue;
+  const trials = cfg.trials.map((key) => deps.trials.get(key)).filter((t): t is Trial => !!t);
+  const counts: Record<string, Partial<Record<Applied | 'enrolled' | 'skipped', number>>> = Object.fromEntries(trials.map((t) => [t.key, {}]));
+  const count = (trial: string, r: Applied | 'enrolled' | 'skipped') => (counts[trial][r] = (counts[trial][r] ?? 0) + 1);
+  if (ids.length && trials.length) {
+    await deps.db.transaction(async (tx) => {
+      await lockPrescreenPatients(tx, k.site, ids);
+      const enrolled = await enrolledTrialsOf(tx, k.site, ids);
+      const data = await loadPrescreenPatients(tx, k.site, ids);
+      const current = await candidatesOf(tx, k.site, ids, trials.map((t) => t.key));
+      const site = { id: k.site, timeZone: deps.timeZoneOf(k.site) };
+      for (const patientId of ids) {
+        const d = data.get(patientId)!;
+        for (const trial of trials) {
+          if (enrolled.get(patientId)?.has(trial.key)) {
+            count(trial.key, 'enrolled');
+            continue;
+          }
+          const row = current.get(candidateKey(trial.key, patientId)) ?? null;
+          // Only a potential candidate can change without a trigger (it may have to be withdrawn).
+          if (row?.status !== 'potential' && !mayQualify(trial, deps.mappings, k.site, d.observations)) {
+            count(trial.key, 'skipped');
+            continue;
+          }
+          const r = prescreen({
+            trial, mappings: deps.mappings, site, patientId,
+            patient: d.patient ? { birthDate: d.patient.birthDate, gender: d.patient.gender } : null, observations: d.observations, now,
+          });
+          const outcome = r.kind === 'potential'
+            ? { kind: 'potential' as const, evidence: r.evidence, refs: [...new Set(r.evidence.flatMap((e) => e.refs.filter((x) => x.startsWith('Observation/'))))].sort(), toCheck: r.toCheck, ageYears: r.ageYears, screeningDate: r.screeningDate }
+            : { kind: 'none' as const, reason: r.reason };
+          count(trial.key, await applyOutcome(tx, { trial: trial.key, site: k.site, patientId, retainDays: cfg.retentionDays }, outcome, row));
+        }
       }
-      const r = prescreen({
-        trial, mappings: deps.mappings, site: { id: k.site, timeZone: deps.timeZoneOf(k.site) }, patientId: k.patientId,
-        patient: data.patient ? { birthDate: data.patient.birthDate, gender: data.patient.gender } : null, observations: data.observations, now,
-      });
-      const outcome = r.kind === 'potential'
-        ? { kind: 'potential' as const, evidence: r.evidence, refs: [...new Set(r.evidence.flatMap((e) => e.refs.filter((x) => x.startsWith('Observation/'))))].sort(), toCheck: r.toCheck, ageYears: r.ageYears, screeningDate: r.screeningDate }
-        : { kind: 'none' as const, reason: r.reason };
-      trials[key] = await applyOutcome(tx, { trial: key, site: k.site, patientId: k.patientId, retainDays: cfg.retentionDays }, outcome);
-    }
-    return trials;
-  });
+    });
+  }
   // Counts and trial keys only: no patient id, no values (habit 9).
-  deps.log.debug({ site: k.site, results: out }, 'patient pre-screened');
-  return { trials: out };
+  deps.log.debug({ site: k.site, patients: ids.length, results: counts }, 'patients pre-screened');
+  return { patients: ids.length, outOfScope: all.length - ids.length, trials: counts };
+}
+
+/** Trigger plans per trial (the trial set is immutable, so they are computed once). */
+const plansOf = new WeakMap<Trial, { mappings: MappingSet; plans: PrescreenPlan[] }>();
+
+/**
+ * Whether some lab of the patient meets one of the trial's trigger thresholds.
+ * Every trigger is a necessary inclusion (a lab threshold on its own or inside
+ * an all-of), so when none is met the engine cannot find a potential candidate.
+ * A trial without triggers always goes to the engine (it decides "never").
+ * A site's local codes count as the LOINC code their code map names.
+ */
+export function mayQualify(trial: Trial, mappings: MappingSet, site: string, observations: readonly { resource: Observation }[]): boolean {
+  let memo = plansOf.get(trial);
+  if (!memo || memo.mappings !== mappings) plansOf.set(trial, (memo = { mappings, plans: prescreenPlans([trial], mappings) }));
+  if (!memo.plans.length) return true;
+  return observations.some(({ resource }) => {
+    const o = withSiteCodes(resource, mappings, site);
+    return memo!.plans.some((plan) => triggeredTrials(o, plan, mappings).length > 0);
+  });
+}
+
+function withSiteCodes(o: Observation, mappings: MappingSet, site: string): Observation {
+  const extra = (o.code?.coding ?? []).flatMap((c) => {
+    const t = c.system && c.code ? mappings.siteCode(site, c.system, c.code) : undefined;
+    return t ? [{ system: LOINC_SYSTEM, code: t.loinc }] : [];
+  });
+  return extra.length ? { ...o, code: { ...o.code, coding: [...(o.code?.coding ?? []), ...extra] } } : o;
 }

@@ -34,8 +34,13 @@ export const CANDIDATE_ID = /^PS-[A-Z2-7]{10}$/;
 /** Per-patient serialisation of pre-screening (two labs of one patient in two jobs). */
 const PRESCREEN_LOCK = 7_243_013;
 
-export async function lockPrescreenPatient(tx: Db, site: string, patientId: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PRESCREEN_LOCK, `${site}|${patientId}`]);
+/**
+ * Locks the patients until the end of the caller's transaction. In sorted order,
+ * so two jobs whose batches overlap wait for each other instead of deadlocking.
+ */
+export async function lockPrescreenPatients(tx: Db, site: string, patientIds: readonly string[]): Promise<void> {
+  const keys = [...new Set(patientIds)].sort().map((p) => `${site}|${p}`);
+  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext(k)) FROM unnest($2::text[]) AS k', [PRESCREEN_LOCK, keys]);
 }
 
 /** What the engine reads about a patient: the latest Patient and the latest version of each lab Observation. */
@@ -44,38 +49,55 @@ export interface PrescreenPatientData {
   readonly observations: { resource: Observation; inboundId: number; fallbackEffective: string | null }[];
 }
 
-/** The keys inbound rows may name the patient by: the logical id and `identifier:<system>|<value>`. */
-async function patientKeys(db: Db, site: string, patientId: string): Promise<string[]> {
-  const r = await db.query<{ system: string; value: string }>('SELECT system, value FROM patient_identifiers WHERE site = $1 AND patient_id = $2', [site, patientId]);
-  return [patientId, ...r.rows.map((x) => `identifier:${x.system}|${x.value}`)];
-}
-
-export async function loadPrescreenPatient(db: Db, site: string, patientId: string): Promise<PrescreenPatientData> {
-  const keys = await patientKeys(db, site, patientId);
-  // Latest version of each resource (ordering as for supersede: lastUpdated, then arrival), as store/subject-data.ts.
-  const r = await db.query<{ id: number; resource_type: string; body: Patient | Observation; context: Record<string, unknown> | null }>(
-    `SELECT DISTINCT ON (resource_type, resource_id) id, resource_type, body, context FROM inbound
-     WHERE site = $1 AND ((resource_type = 'Patient' AND resource_id = $2) OR (resource_type = 'Observation' AND patient_id = ANY($3::text[])))
+/**
+ * The patients' stored data in two statements for the whole batch. Inbound rows
+ * name their patient by the logical id or by `identifier:<system>|<value>`
+ * (ingest resolves what it can), so both keys are looked up.
+ */
+export async function loadPrescreenPatients(db: Db, site: string, patientIds: readonly string[]): Promise<Map<string, PrescreenPatientData>> {
+  const ids = [...new Set(patientIds)];
+  const owner = new Map<string, string>(ids.map((p) => [p, p]));
+  const idents = await db.query<{ system: string; value: string; patient_id: string }>('SELECT system, value, patient_id FROM patient_identifiers WHERE site = $1 AND patient_id = ANY($2::text[])', [site, ids]);
+  for (const x of idents.rows) owner.set(`identifier:${x.system}|${x.value}`, x.patient_id);
+  const r = await db.query<{ id: number; resource_type: string; resource_id: string; patient_id: string | null; body: Patient | Observation; context: Record<string, unknown> | null }>(
+    `SELECT DISTINCT ON (resource_type, resource_id) id, resource_type, resource_id, patient_id, body, context FROM inbound
+     WHERE site = $1 AND ((resource_type = 'Patient' AND resource_id = ANY($2::text[])) OR (resource_type = 'Observation' AND patient_id = ANY($3::text[])))
        AND state <> 'failed'
      ORDER BY resource_type, resource_id, coalesce(last_updated, received_at) DESC, id DESC`,
-    [site, patientId, keys],
+    [site, ids, [...owner.keys()]],
   );
-  const patient = (r.rows.find((x) => x.resource_type === 'Patient')?.body as Patient | undefined) ?? null;
-  const observations = r.rows
-    .filter((x) => x.resource_type === 'Observation' && (x.body as Observation).status !== 'entered-in-error')
-    .map((x) => ({ resource: x.body as Observation, inboundId: Number(x.id), fallbackEffective: typeof x.context?.fallbackEffective === 'string' ? x.context.fallbackEffective : null }));
-  return { patient, observations };
+  const out = new Map<string, PrescreenPatientData>(ids.map((p) => [p, { patient: null, observations: [] }]));
+  for (const x of r.rows) {
+    if (x.resource_type === 'Patient') {
+      const d = out.get(x.resource_id);
+      if (d) out.set(x.resource_id, { ...d, patient: x.body as Patient });
+      continue;
+    }
+    const o = x.body as Observation;
+    const d = x.patient_id ? out.get(owner.get(x.patient_id) ?? '') : undefined;
+    if (!d || o.status === 'entered-in-error') continue;
+    d.observations.push({ resource: o, inboundId: Number(x.id), fallbackEffective: typeof x.context?.fallbackEffective === 'string' ? x.context.fallbackEffective : null });
+  }
+  return out;
 }
 
-/** Trials the patient has an enrollment in at the site, in any status (they are not pre-screened for those). */
-export async function enrolledTrials(db: Db, site: string, patientId: string): Promise<Set<string>> {
-  const r = await db.query<{ trial: string }>(
-    `SELECT DISTINCT e.trial FROM enrollments e
-     WHERE e.site = $1 AND (e.patient_id = $2 OR EXISTS (SELECT 1 FROM patient_identifiers pi WHERE pi.site = e.site AND pi.patient_id = $2
-       AND pi.system = e.individual_system AND pi.value = e.individual_value))`,
-    [site, patientId],
+/** Trials each patient has an enrollment in at the site, in any status (they are not pre-screened for those). */
+export async function enrolledTrialsOf(db: Db, site: string, patientIds: readonly string[]): Promise<Map<string, Set<string>>> {
+  const r = await db.query<{ trial: string; patient_id: string }>(
+    `SELECT DISTINCT e.trial, e.patient_id FROM enrollments e WHERE e.site = $1 AND e.patient_id = ANY($2::text[])
+     UNION
+     SELECT DISTINCT e.trial, pi.patient_id FROM enrollments e
+       JOIN patient_identifiers pi ON pi.site = e.site AND pi.system = e.individual_system AND pi.value = e.individual_value
+     WHERE e.site = $1 AND pi.patient_id = ANY($2::text[])`,
+    [site, [...new Set(patientIds)]],
   );
-  return new Set(r.rows.map((x) => x.trial));
+  const out = new Map<string, Set<string>>();
+  for (const x of r.rows) {
+    let s = out.get(x.patient_id);
+    if (!s) out.set(x.patient_id, (s = new Set()));
+    s.add(x.trial);
+  }
+  return out;
 }
 
 export interface CandidateRow {
@@ -150,7 +172,7 @@ async function resolveFlag(tx: Db, c: { id: string; trial: string; site: string 
 }
 
 /**
- * Stores one pre-screen result (call under lockPrescreenPatient): a new
+ * Stores one pre-screen result (call under lockPrescreenPatients): a new
  * potential candidate is created with its flag; a candidate who still
  * qualifies gets the new evidence and keeps its one open flag (no second
  * alert); a candidate who stops qualifying is withdrawn with the reason and its
@@ -158,9 +180,8 @@ async function resolveFlag(tx: Db, c: { id: string; trial: string; site: string 
  * new flag row (a new cause). Dismissed and screening candidates are people's
  * decisions and stay as they are.
  */
-export async function applyOutcome(tx: Db, k: { trial: string; site: string; patientId: string; retainDays: number }, o: Outcome): Promise<Applied> {
-  const cur = await tx.query<Raw>(`SELECT ${COLUMNS} FROM prescreen_candidates WHERE trial = $1 AND site = $2 AND patient_id = $3 FOR UPDATE`, [k.trial, k.site, k.patientId]);
-  const row = cur.rows[0] ? fromRaw(cur.rows[0]) : null;
+export async function applyOutcome(tx: Db, k: { trial: string; site: string; patientId: string; retainDays: number }, o: Outcome, current?: CandidateRow | null): Promise<Applied> {
+  const row = current !== undefined ? current : (await candidatesOf(tx, k.site, [k.patientId], [k.trial])).get(candidateKey(k.trial, k.patientId)) ?? null;
   if (o.kind === 'none') {
     if (row?.status !== 'potential') return 'unchanged';
     await tx.query(`UPDATE prescreen_candidates SET status = 'withdrawn', reason = $2, updated_at = clock_timestamp() WHERE id = $1`, [row.id, o.reason]);
@@ -185,6 +206,14 @@ export async function applyOutcome(tx: Db, k: { trial: string; site: string; pat
   );
   await raiseFlag(tx, row, o.refs, o.toCheck.length);
   return row.status === 'withdrawn' ? 'raised' : 'updated';
+}
+
+export const candidateKey = (trial: string, patientId: string): string => `${trial}\u0000${patientId}`;
+
+/** The candidate rows of these patients for these trials, locked for update, by candidateKey. */
+export async function candidatesOf(tx: Db, site: string, patientIds: readonly string[], trials: readonly string[]): Promise<Map<string, CandidateRow>> {
+  const r = await tx.query<Raw>(`SELECT ${COLUMNS} FROM prescreen_candidates WHERE site = $1 AND patient_id = ANY($2::text[]) AND trial = ANY($3::text[]) FOR UPDATE`, [site, [...new Set(patientIds)], [...trials]]);
+  return new Map(r.rows.map((x) => [candidateKey(x.trial, x.patient_id), fromRaw(x)]));
 }
 
 export interface CandidateQuery {

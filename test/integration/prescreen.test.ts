@@ -127,7 +127,7 @@ describe('pushed labs of a patient with no enrollment', () => {
     const jobs = await stack.prescreenQueue.queue.getJobs(['completed']);
     expect(jobs.length).toBeGreaterThan(0);
     for (const j of jobs) {
-      expect(Object.keys(j.data).sort()).toEqual(['patientId', 'site']);
+      expect(Object.keys(j.data).sort()).toEqual(['patientIds', 'site']);
       expect(j.id).not.toMatch(/ps\d/);
       expect(JSON.stringify(j.data)).not.toMatch(/MRN|19\d\d-|20\d\d-|umol/);
     }
