@@ -6,3 +6,5 @@
 export type { ExportAdministration, ExportArm, ExportCode, ExportDataset, ExportForm, ExportItem, ExportSignature, ExportSite, ExportStudy, ExportSubject, ExportUser, ExportValue, ExportVisit, ValueAudit, ValueChange, ValueStatus } from './model';
 export { valueKey } from './model';
 export { UNSCHEDULED, buildStudy } from './study';
+export { REDCAP_FILE_KINDS, REDCAP_ZIP_CONTENT_TYPE, redcapProject, redcapZip, type RedcapFile } from './redcap';
+export { EX_COLUMNS, LB_COLUMNS, SDTM_CONTENT_TYPE, exCsv, lbCsv } from './sdtm';

@@ -11,6 +11,7 @@
  */
 import type { Db } from './db';
 import { filters } from './sql';
+import { csvField } from '../util/csv';
 
 export interface Actor {
   readonly id: string;
@@ -120,13 +121,8 @@ export async function listAudit(db: Db, q: AuditQuery): Promise<AuditRow[]> {
 
 const CSV_COLUMNS = ['id', 'at', 'atLocal', 'actor', 'actorRole', 'actorName', 'trial', 'site', 'subject', 'entity', 'entityId', 'action', 'field', 'oldValue', 'newValue', 'reason'] as const;
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break; a leading =+-@ is prefixed with ' so spreadsheets do not run it. */
-export function csvField(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  let s = typeof v === 'string' ? v : JSON.stringify(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+/** RFC 4180 field with spreadsheet-formula protection (src/util/csv.ts); exported here for existing callers. */
+export { csvField };
 
 /** The audit rows as CSV (header line, CRLF line ends per RFC 4180). */
 export function auditCsv(rows: readonly AuditRow[], header = true): string {
