@@ -8,9 +8,9 @@
  */
 import type { MedicationAdministration } from '@medplum/fhirtypes';
 import { AppError } from '../errors';
-import { buildStudy, UNSCHEDULED, type ExportAdministration, type ExportDataset, type ExportSignature, type ExportStudy, type ExportSubject, type ExportUser, type ExportValue, type ValueStatus } from '../export';
+import { buildStudy, UNSCHEDULED, valueKey, type ExportAdministration, type ExportDataset, type ExportSignature, type ExportStudy, type ExportSubject, type ExportUser, type ExportValue, type ValueStatus } from '../export';
 import type { MappingSet } from '../mapping';
-import { localDateTimeOf, siteLocalTime, studyDrugAdministrations } from '../protocol/schedule';
+import { localDateOf, localDateTimeOf, studyDrugAdministrations } from '../protocol/schedule';
 import { attributeStudies, resolvedStudies } from '../protocol/study-ref';
 import type { TrialSet } from '../protocol/trials';
 import type { SubjectReport } from '../protocol/report/types';
@@ -45,22 +45,26 @@ const REVIEWED: readonly ValueStatus[] = ['accepted', 'corrected'];
 
 interface ValueRow {
   id: number; subject: string; site: string; form: string; item: string; value: number | string; unit: string | null;
-  original_value: number | string; original_unit: string | null; effective: Date; source_type: string; source_id: string; source_version: string;
-  code: string; status: ValueStatus; updated_at: Date; reviewed_by: string | null; reviewed_at: Date | null; review_reason: string | null; review_note: string | null;
+  original_value: number | string; original_unit: string | null; effective_ms: number; source_type: string; source_id: string; source_version: string;
+  code: string; status: ValueStatus; updated_ms: number; reviewed_by: string | null; reviewed_ms: number | null; review_reason: string | null; review_note: string | null;
   interpretation: string | null; source_effective: string | null;
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Orders values as model.ts says: subject, visit (schedule order), form and item (CRF order), effective, then id. */
-export function valueOrder(study: ExportStudy): (a: ExportValue, b: ExportValue) => number {
+export function sortValues(study: ExportStudy, values: readonly ExportValue[]): ExportValue[] {
   const visit = new Map(study.visits.map((v, i) => [v.code, i]));
-  const item = new Map(study.forms.flatMap((f, fi) => f.items.map((it, ii) => [`${f.form}|${it.item}`, fi * 10_000 + ii] as const)));
-  const rank = (m: Map<string, number>, k: string) => m.get(k) ?? Number.MAX_SAFE_INTEGER;
-  return (a, b) =>
-    cmp(a.subject, b.subject) || rank(visit, a.visit) - rank(visit, b.visit) || cmp(a.visitRepeat, b.visitRepeat)
-    || rank(item, `${a.form}|${a.item}`) - rank(item, `${b.form}|${b.item}`) || cmp(a.form, b.form) || cmp(a.item, b.item)
-    || cmp(a.effective, b.effective) || a.id - b.id;
+  const item = new Map(study.forms.flatMap((f) => f.items.map((it) => `${f.form}|${it.item}`)).map((k, i) => [k, i]));
+  // Items the CRF file does not list (none today) follow, in code order.
+  for (const k of [...new Set(values.map((v) => `${v.form}|${v.item}`))].filter((k) => !item.has(k)).sort(cmp)) item.set(k, item.size);
+  const subject = new Map([...new Set(values.map((v) => v.subject))].sort(cmp).map((s, i) => [s, i]));
+  // Numeric ranks computed once per value, not per comparison (200,000 values: ~3.5 million comparisons).
+  const keyed = values.map((v) => ({
+    v, s: subject.get(v.subject)!, visit: visit.get(v.visit) ?? visit.size, repeat: v.visitRepeat === '1' ? 0 : Date.parse(v.visitRepeat), item: item.get(`${v.form}|${v.item}`)!, at: Date.parse(v.effective),
+  }));
+  keyed.sort((a, b) => a.s - b.s || a.visit - b.visit || a.repeat - b.repeat || a.item - b.item || a.at - b.at || a.v.id - b.v.id);
+  return keyed.map((k) => k.v);
 }
 
 /** Reads everything one export of `q.trial` is written from, limited to the reader's scope. */
@@ -88,9 +92,12 @@ export async function loadExportDataset(db: Db, deps: ExportDeps, q: DatasetQuer
 
   const statuses = study.values === 'all' ? [...REVIEWED, 'auto'] : [...REVIEWED];
   // interpretation and the source's own effective time come from the stored source resource (inbound row).
+  // Instants travel as epoch milliseconds: parsing 3 x 200,000 timestamps into Dates was most of the read.
+  const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
   const rows = await db.query<ValueRow>(
-    `SELECT c.id, c.subject, c.site, c.form, c.item, c.value, c.unit, c.original_value, c.original_unit, c.effective, c.source_type, c.source_id, c.source_version,
-            c.code, c.status, c.updated_at, c.reviewed_by, c.reviewed_at, c.review_reason, c.review_note,
+    `SELECT c.id, c.subject, c.site, c.form, c.item, c.value, c.unit, c.original_value, c.original_unit, ${ms('c.effective')} AS effective_ms,
+            c.source_type, c.source_id, c.source_version, c.code, c.status, ${ms('c.updated_at')} AS updated_ms, c.reviewed_by, ${ms('c.reviewed_at')} AS reviewed_ms,
+            c.review_reason, c.review_note,
             i.body #>> '{interpretation,0,coding,0,code}' AS interpretation,
             coalesce(i.body ->> 'effectiveDateTime', i.body #>> '{effectivePeriod,start}') AS source_effective
      FROM crf_values c LEFT JOIN inbound i ON i.id = c.inbound_id
@@ -110,8 +117,7 @@ export async function loadExportDataset(db: Db, deps: ExportDeps, q: DatasetQuer
     if (prev === undefined || visitRank.get(a.visit)! < visitRank.get(prev)!) visitOf.set(id, a.visit);
   }
 
-  const values = dedupe(rows.rows.filter((r) => siteOf.get(r.subject) === r.site).map((r) => toValue(r, visitOf.get(Number(r.id)), tz(r.site))));
-  values.sort(valueOrder(study));
+  const values = sortValues(study, dedupe(rows.rows.filter((r) => siteOf.get(r.subject) === r.site).map((r) => toValue(r, visitOf.get(Number(r.id)), tz(r.site)))));
 
   const administrations = await loadAdministrations(db, q, trial, enrolled.rows, tz);
   const signatures = await loadSignatures(db, q, siteOf);
@@ -122,11 +128,11 @@ export async function loadExportDataset(db: Db, deps: ExportDeps, q: DatasetQuer
 }
 
 function toValue(r: ValueRow, visit: string | undefined, timeZone: string): ExportValue {
-  const effective = new Date(r.effective).toISOString();
+  const instant = Number(r.effective_ms);
+  const effective = new Date(instant).toISOString();
   // A source that gave only a date keeps the date alone (it carries no time to localise).
-  const dateOnly = r.source_effective && /^\d{4}-\d{2}-\d{2}$/.test(r.source_effective) ? r.source_effective : null;
-  const local = siteLocalTime(effective, timeZone);
-  const localDate = dateOnly ?? local.localDate ?? effective.slice(0, 10);
+  const dateOnly = r.source_effective && r.source_effective.length === 10 && /^\d{4}-\d{2}-\d{2}$/.test(r.source_effective) ? r.source_effective : null;
+  const localDate = dateOnly ?? localDateOf(instant, timeZone);
   const code = visit ?? UNSCHEDULED.code;
   const reviewed = r.status !== 'auto' && r.reviewed_by;
   const reason = r.review_reason ? (r.review_note ? `${r.review_reason}: ${r.review_note}` : r.review_reason) : null;
@@ -134,12 +140,12 @@ function toValue(r: ValueRow, visit: string | undefined, timeZone: string): Expo
     id: Number(r.id), subject: r.subject, site: r.site, form: r.form, item: r.item,
     visit: code, visitRepeat: code === UNSCHEDULED.code ? localDate : '1',
     value: r.value, unit: r.unit, originalValue: r.original_value, originalUnit: r.original_unit,
-    effective, localDateTime: dateOnly ?? local.localDateTime ?? localDate, localDate,
+    effective, localDateTime: dateOnly ?? localDateTimeOf(instant, timeZone), localDate,
     status: r.status, loinc: r.code, interpretation: r.interpretation ?? null,
     source: `${r.source_type}/${r.source_id}/_history/${r.source_version}`,
     audit: reviewed
-      ? { user: r.reviewed_by!, at: new Date(r.reviewed_at ?? r.updated_at).toISOString(), reason }
-      : { user: PIPELINE_USER.id, at: new Date(r.updated_at).toISOString(), reason: null },
+      ? { user: r.reviewed_by!, at: new Date(Number(r.reviewed_ms ?? r.updated_ms)).toISOString(), reason }
+      : { user: PIPELINE_USER.id, at: new Date(Number(r.updated_ms)).toISOString(), reason: null },
   };
 }
 
@@ -149,10 +155,9 @@ function toValue(r: ValueRow, visit: string | undefined, timeZone: string): Expo
  * over an automatic one, then the newest row.
  */
 function dedupe(values: ExportValue[]): ExportValue[] {
-  const key = (v: ExportValue) => [v.subject, v.visit, v.visitRepeat, v.form, v.localDateTime, v.item].join('|');
   const best = new Map<string, ExportValue>();
   for (const v of values) {
-    const k = key(v);
+    const k = valueKey(v);
     const o = best.get(k);
     if (!o || (o.status === 'auto' && v.status !== 'auto') || ((o.status === 'auto') === (v.status === 'auto') && v.id > o.id)) best.set(k, v);
   }

@@ -17,7 +17,7 @@ import { loadExportDataset, type ExportDeps } from './export-dataset';
 import { applyChanges, lockScope, planChanges, sitesKey } from './export-state';
 import type { ScopeFn } from './views';
 
-export { loadExportDataset, valueOrder, PIPELINE_USER, type DatasetQuery, type ExportDeps } from './export-dataset';
+export { loadExportDataset, sortValues, PIPELINE_USER, type DatasetQuery, type ExportDeps } from './export-dataset';
 export { contentHash, sitesKey } from './export-state';
 
 export type ExportFormat = 'odm' | 'odm-snapshot' | 'redcap' | 'lb' | 'ex';
