@@ -79,13 +79,18 @@ function formFields(f: RedcapForm): FieldDef[] {
   const sample: FieldDef[] = [
     { name: f.dateTimeField, form: f.name, type: 'text', label: 'Sample date and time', note: 'Site-local time; empty when the source gave only a date', validation: 'datetime_seconds_ymd', identifier: true },
     { name: f.dateField, form: f.name, type: 'text', label: 'Sample date', note: 'Site-local date', validation: 'date_ymd', identifier: true },
-    { name: f.offsetField, form: f.name, type: 'text', label: 'UTC offset of the sample time', note: 'e.g. +08:00; empty when the source gave only a date' },
+    { name: f.offsetField, form: f.name, type: 'text', label: 'UTC offset of the sample time', note: 'e.g. UTC+08:00; empty when the source gave only a date' },
   ];
   return [...sample, ...f.form.items.map((item) => itemField(f, item))];
 }
 
 function itemField(f: RedcapForm, item: ExportItem): FieldDef {
-  const base = { name: f.fields.get(item.item)!, form: f.name, label: `${item.label} (${item.item})`, annotation: item.loinc.length ? `LOINC: ${item.loinc.map((c) => c.code).join(', ')}` : '' };
+  const base = { name: f.fields.get(item.item)!, form: f.name, label: itemLabel(item), annotation: item.loinc.length ? `LOINC: ${item.loinc.map((c) => c.code).join(', ')}` : '' };
   if (item.codeList) return { ...base, type: 'dropdown', choices: item.codeList.map((c) => `${c.code}, ${c.decode}`).join(' | ') };
   return { ...base, type: 'text', note: item.unit ?? '', validation: itemValidation(item) };
+}
+
+/** The analyte name, with the CRF item code unless the name already shows it (INR, "Urea nitrogen (BUN)"). */
+function itemLabel(item: ExportItem): string {
+  return new RegExp(`\\b${item.item}\\b`, 'i').test(item.label) ? item.label : `${item.label} (${item.item})`;
 }

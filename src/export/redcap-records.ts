@@ -106,12 +106,13 @@ function cellOf(item: ExportItem, value: number | string): unknown {
   return String(value);
 }
 
-/** `2024-03-04T07:00:00+08:00` -> REDCap datetime_seconds_ymd `2024-03-04 07:00:00`, date, offset; a date alone keeps only the date. */
+/** `2024-03-04T07:00:00+08:00` -> REDCap datetime_seconds_ymd `2024-03-04 07:00:00`, date, `UTC+08:00`; a date alone keeps only the date. */
 export function splitLocal(local: string): { dateTime: string; date: string; offset: string } {
   const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2})(:\d{2})?(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(local);
   if (!m) return { dateTime: '', date: local.slice(0, 10), offset: '' };
   if (!m[2]) return { dateTime: '', date: m[1], offset: '' };
-  return { dateTime: `${m[1]} ${m[2]}${m[3] ?? ':00'}`, date: m[1], offset: m[4] === 'Z' ? '+00:00' : (m[4] ?? '') };
+  // `UTC+08:00`, not `+08:00`: a cell starting with + or - would be formula-escaped (src/util/csv.ts).
+  return { dateTime: `${m[1]} ${m[2]}${m[3] ?? ':00'}`, date: m[1], offset: m[4] ? `UTC${m[4] === 'Z' ? '+00:00' : m[4]}` : '' };
 }
 
 function bySampleTime(a: ExportValue, b: ExportValue): number {
