@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Router } from 'express';
-import type { Config } from '../config';
+import { REPO_ROOT, type Config } from '../config';
 import { AppError } from '../errors';
 import { ah, assertCan, can, scopeOf, scopeSql, type Principal, principalOf } from '../http';
 import { appendAudit, type Actor } from '../store/audit';
@@ -32,11 +32,11 @@ const EXPORT_ID = /^EXP-[1-9][0-9]{0,15}$/;
 
 /** The version written into the files (ODM SourceSystemVersion), from the package that runs. */
 function packageVersion(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) return String((JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+  try {
+    return String((JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: unknown }).version ?? '0');
+  } catch {
+    return '0';
   }
-  return '0.0.0';
 }
 
 /** What runExport needs from the running app: trials, mappings, the sites' time zones, user names, the version. */
