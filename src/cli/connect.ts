@@ -8,7 +8,8 @@
 import crypto from 'node:crypto';
 import { loadConfig, type Config, type SiteConfig } from '../config';
 import { createLogger, type Logger } from '../logger';
-import { loadMappings } from '../mapping';
+import { applySiteCodeMaps } from '../mapping';
+import { loadTrialPackages } from '../protocol/package';
 import { createReceiver } from '../ingest';
 import type { MapQueue } from '../queue/map-resource';
 import { openDb, type Db } from '../store/db';
@@ -17,8 +18,10 @@ import { enrolledPatients } from '../store/sites';
 import { createSiteClient } from '../connect/client';
 import { reconcileSubscriptions, subscriptionStatus } from '../connect/subscriptions';
 import { syncSite } from '../connect/sync';
+import { newRun, prescreenCriteria, syncPrescreen, type PrescreenDeps } from '../connect/prescreen-sync';
 import { SiteRequestError, type SiteClient } from '../connect/types';
 import { openTargetOrSay } from '../runtime';
+import { LoadError } from '../util/load-problems';
 
 interface Out {
   log(s: string): void;
@@ -101,8 +104,12 @@ export async function connectCommand(cmd: Command, argv: string[], out: Out, env
   if (!rt) return 1;
   try {
     const client = createSiteClient({ id: site.id, fhir: site.fhir! }, { log });
-    const codes = loadMappings(config.mappingsDir).watchedCodes();
-    const result = await run(cmd, { rt, log, client, site, codes });
+    // The same trial packages as boot, so a pre-screening site is watched as the worker watches it.
+    const packages = loadTrialPackages({ trialsDir: config.trialsDir, mappingsDir: config.mappingsDir });
+    const mappings = applySiteCodeMaps(packages.mappings, config.sites);
+    const codes = mappings.watchedCodes();
+    const prescreen: PrescreenDeps | null = site.prescreen ? { trials: packages.trials, mappings, retentionDays: config.unenrolledRetentionDays } : null;
+    const result = await run(cmd, { rt, log, client, site, codes, prescreen });
     out.log(args.json ? JSON.stringify(result, null, 2) : format(cmd, result));
     return 0;
   } catch (e) {
@@ -110,22 +117,32 @@ export async function connectCommand(cmd: Command, argv: string[], out: Out, env
       out.error(`${cmd}: site ${site.id} (${site.fhir!.baseUrl}): ${e.kind}: ${e.message}`);
       return 1;
     }
+    if (e instanceof LoadError) {
+      out.error(`${cmd}: ${e.message}`);
+      return 2;
+    }
     throw e;
   } finally {
     await rt.close();
   }
 }
 
-async function run(cmd: Command, c: { rt: Runtime; log: Logger; client: SiteClient; site: SiteConfig; codes: string[] }): Promise<unknown> {
-  const { rt, log, client, site, codes } = c;
+async function run(cmd: Command, c: { rt: Runtime; log: Logger; client: SiteClient; site: SiteConfig; codes: string[]; prescreen: PrescreenDeps | null }): Promise<unknown> {
+  const { rt, log, client, site, codes, prescreen } = c;
+  const patients = await enrolledPatients(rt.db, site.id);
   switch (cmd) {
-    case 'subscribe':
-      return reconcileSubscriptions({ db: rt.db, client, site, codes, patients: await enrolledPatients(rt.db, site.id), log });
+    case 'subscribe': {
+      // The pre-screen watch's Subscriptions are part of the site's set (README "Pre-screening and alerts").
+      const extra = prescreen ? await prescreenCriteria(prescreen, site, client, newRun(client)) : [];
+      return reconcileSubscriptions({ db: rt.db, client, site, codes, patients, log, extra });
+    }
     case 'subscriptions':
       return subscriptionStatus({ db: rt.db, client, site });
     case 'poll': {
       const receiver = createReceiver({ db: rt.db, mapQueue: rt.mapQueue!, log, sites: [site] });
-      return syncSite({ db: rt.db, log, receiver, client, site, codes, traceId: `poll-${crypto.randomUUID()}` });
+      const deps = { db: rt.db, log, receiver, client, site, codes, traceId: `poll-${crypto.randomUUID()}`, patients };
+      const summary = await syncSite(deps);
+      return prescreen ? { ...summary, prescreen: await syncPrescreen(deps, prescreen, patients, summary, newRun(client)) } : summary;
     }
   }
 }
@@ -142,8 +159,9 @@ function format(cmd: Command, r: unknown): string {
       return rows.map((s) => `${s.id}\t${s.key ?? '?'}\t${s.status ?? '?'}\tlast event ${s.lastEventNumber ?? '-'}\t${s.error ? `error: ${s.error}` : ''}`).join('\n');
     }
     case 'poll': {
-      const s = r as Record<string, number>;
-      return `pages ${s.pages}, fetched ${s.fetched}, stored ${s.created}, already stored ${s.duplicate}, invalid ${s.invalid}, patients backfilled ${s.backfilledPatients}`;
+      const s = r as Record<string, number> & { prescreen?: { hits: number; patients: number; historyFetched: number } };
+      const line = `pages ${s.pages}, fetched ${s.fetched}, stored ${s.created}, already stored ${s.duplicate}, invalid ${s.invalid}, patients backfilled ${s.backfilledPatients}`;
+      return s.prescreen ? `${line}\npre-screen: ${s.prescreen.hits} trigger result(s), ${s.prescreen.patients} patient(s), ${s.prescreen.historyFetched} history resource(s) fetched` : line;
     }
   }
 }

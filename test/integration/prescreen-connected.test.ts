@@ -8,7 +8,8 @@
  */
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import { startEhrServer, type EhrServer } from '../helpers/ehr-server';
-import { startStack, type TestStack } from '../helpers/stack';
+import { startStack, testEnv, type TestStack } from '../helpers/stack';
+import { connectCommand } from '../../src/cli/connect';
 import { sitesEnv, waitFor } from '../helpers/connect';
 import { getCursor } from '../../src/store/sites';
 import { historyMarker } from '../../src/connect/prescreen-sync';
@@ -20,6 +21,7 @@ const UCUM = 'http://unitsofmeasure.org';
 let filtering: EhrServer;
 let plain: EhrServer;
 let stack: TestStack;
+let sites: string;
 
 const iso = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY - 3_600_000).toISOString();
 const person = (mrn: string, age: number): Patient => {
@@ -49,12 +51,11 @@ beforeAll(async () => {
   filtering.searchParams = { Observation: ['code', 'date', 'patient', 'subject', 'category', 'value-quantity', '_lastUpdated'], Patient: ['_id', 'identifier'] };
   plain.searchParams = { Observation: ['code', 'date', 'patient', 'subject', 'category', '_lastUpdated'] };
   const prescreen = { trials: ['NCT05985863'], scope: 'all' };
-  stack = await startStack('prescreen-connected', {
-    TRIALBRIDGE_SITES: sitesEnv(
+  sites = sitesEnv(
       { baseUrl: filtering.baseUrl, modes: ['poll'], pollIntervalMs: 3_600_000, pageSize: 5, searchParams: { Observation: { category: 'laboratory' } } },
       [{ id: 'site-c', tokenSha256: 'c'.repeat(64), timeZone: 'Asia/Shanghai', fhir: { baseUrl: plain.baseUrl, modes: ['poll'], pollIntervalMs: 3_600_000 }, prescreen }],
-    ).replace('"fhir":{', `"prescreen":${JSON.stringify(prescreen)},"fhir":{`),
-  });
+    ).replace('"fhir":{', `"prescreen":${JSON.stringify(prescreen)},"fhir":{`);
+  stack = await startStack('prescreen-connected', { TRIALBRIDGE_SITES: sites });
   await stack.settle(); // the syncs the schedulers fire at boot
 });
 
@@ -166,4 +167,17 @@ it('asks a server without value-quantity by code and date only; a result below t
     await stack.settle();
     expect((await stack.db.query(`SELECT 1 FROM prescreen_candidates WHERE patient_id = $1`, [low])).rows).toEqual([]);
   }
+});
+
+it('`trialbridge poll` runs the pre-screen watch too: a hit fetches the patient\'s trial labs and Patient, and the worker finds the candidate', async () => {
+  const hit = (await plain.create(person('MRN-CLI1', 45))).id;
+  await plain.seed([tbil(hit, 120), inr(hit, 1.7, 1)]);
+  const out: string[] = [];
+  const err: string[] = [];
+  const env = testEnv('prescreen-connected-cli', { TRIALBRIDGE_SITES: sites, TRIALBRIDGE_DB_SCHEMA: stack.schema, TRIALBRIDGE_QUEUE_PREFIX: stack.config.queuePrefix });
+  const code = await connectCommand('poll', ['--site', 'site-c'], { log: (x) => out.push(x), error: (x) => err.push(x) }, env);
+  expect({ code, err }).toEqual({ code: 0, err: [] });
+  expect(out.join('\n')).toMatch(/pre-screen: [1-9]\d* trigger result\(s\), 1 patient\(s\)/);
+  expect((await rowsOf('site-c', hit)).map((r) => r.resource_type).sort()).toEqual(['Observation', 'Observation', 'Patient']);
+  await waitFor('the potential candidate', async () => (await stack.db.query(`SELECT 1 FROM prescreen_candidates WHERE site = 'site-c' AND patient_id = $1 AND status = 'potential'`, [hit])).rows.length === 1);
 });
