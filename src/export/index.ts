@@ -8,3 +8,4 @@ export { valueKey } from './model';
 export { UNSCHEDULED, buildStudy } from './study';
 export { REDCAP_FILE_KINDS, REDCAP_ZIP_CONTENT_TYPE, redcapProject, redcapZip, type RedcapFile } from './redcap';
 export { EX_COLUMNS, LB_COLUMNS, SDTM_CONTENT_TYPE, exCsv, lbCsv } from './sdtm';
+export { ODM_CONTENT_TYPE, OdmWriteError, odmSnapshot, odmTransactional, type OdmFileInfo } from './odm';
