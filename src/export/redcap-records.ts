@@ -19,7 +19,8 @@
  *   reviewed (accepted or corrected), 1 (Unverified) otherwise; the subject
  *   instrument is 2, as it holds only what the trial files and the enrolment say.
  */
-import type { ExportDataset, ExportItem, ExportSubject, ExportValue } from './model';
+import { crfCell } from './crf-value';
+import type { ExportDataset, ExportSubject, ExportValue } from './model';
 import { SUBJECT_FIELDS, SUBJECT_FORM, subjectEvent, type RedcapArm, type RedcapDesign, type RedcapEvent, type RedcapForm } from './redcap-names';
 import { csvNumber, csvText } from '../util/csv';
 
@@ -93,17 +94,11 @@ function drawRow(width: number, start: number, subject: string, event: RedcapEve
   form.form.items.forEach((item, i) => {
     const v = draw.values.get(item.item);
     if (!v) return;
-    row[start + 3 + i] = cellOf(item, v.value);
+    row[start + 3 + i] = crfCell(item, v.value);
     if (v.status !== 'accepted' && v.status !== 'corrected') reviewed = false;
   });
   row[start + 3 + form.form.items.length] = csvNumber(reviewed ? COMPLETE : UNVERIFIED);
   return row;
-}
-
-/** A CRF value as REDCap validates it: numbers with exactly the item's decimals, codes as the dropdown's codes. */
-function cellOf(item: ExportItem, value: number | string): unknown {
-  if (typeof value === 'number' && !item.codeList && item.dataType !== 'text') return csvNumber(value, item.dataType === 'integer' ? 0 : item.decimals);
-  return String(value);
 }
 
 /** `2024-03-04T07:00:00+08:00` -> REDCap datetime_seconds_ymd `2024-03-04 07:00:00`, date, `UTC+08:00`; a date alone keeps only the date. */

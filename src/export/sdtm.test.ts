@@ -52,10 +52,14 @@ describe('LB', () => {
       values: [
         value({ subject: '1', visit: 'W0', item: 'INR', value: 1.2, originalValue: -0.5 }),
         value({ subject: '1', visit: 'W0', item: 'HBSAG', value: 'POS', originalValue: '=cmd|/C calc!A0', originalUnit: '@unit' }),
+        value({ subject: '1', visit: 'W0', item: 'ALB', value: '-0.25' as unknown as number }),
       ],
     })));
-    expect([rows[0].LBSTRESC, rows[0].LBSTRESN, rows[0].LBORRES]).toEqual(['1.20', '1.20', '-0.5']);
-    expect([rows[1].LBSTRESC, rows[1].LBSTRESN, rows[1].LBORRES, rows[1].LBORRESU]).toEqual(['POSITIVE', '', "'=cmd|/C calc!A0", "'@unit"]);
+    const by = (code: string) => rows.find((r) => r.LBTESTCD === code)!;
+    expect([by('INR').LBSTRESC, by('INR').LBSTRESN, by('INR').LBORRES]).toEqual(['1.20', '1.20', '-0.5']);
+    expect([by('HBSAG').LBSTRESC, by('HBSAG').LBSTRESN, by('HBSAG').LBORRES, by('HBSAG').LBORRESU]).toEqual(['POSITIVE', '', "'=cmd|/C calc!A0", "'@unit"]);
+    // A numeral stored as text is still a number of a numeric item.
+    expect([by('ALB').LBSTRESC, by('ALB').LBSTRESN]).toEqual(['-0.3', '-0.3']);
   });
 
   test('the same dataset in another order gives the same text', () => {

@@ -30,6 +30,7 @@
  */
 import type { ExportAdministration, ExportDataset, ExportItem, ExportStudy } from './model';
 import { csvNumber, csvText, type CsvNumber } from '../util/csv';
+import { crfCell, crfNumber } from './crf-value';
 
 export const SDTM_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
@@ -87,14 +88,14 @@ export function exCsv(ds: ExportDataset): string {
   }));
 }
 
-function standardText(item: ExportItem, value: number | string): string | CsvNumber {
-  if (typeof value === 'number' && !item.codeList) return csvNumber(value, item.dataType === 'integer' ? 0 : item.decimals);
+function standardText(item: ExportItem, value: number | string): CsvNumber | string {
+  if (crfNumber(item, value) !== null) return crfCell(item, value);
   const decode = item.codeList?.find((c) => c.code === value)?.decode;
   return (decode ?? String(value)).toUpperCase();
 }
 
 function standardNumber(item: ExportItem, value: number | string): CsvNumber | string {
-  return typeof value === 'number' && !item.codeList ? csvNumber(value, item.dataType === 'integer' ? 0 : item.decimals) : '';
+  return crfNumber(item, value) === null ? '' : crfCell(item, value);
 }
 
 function original(v: number | string): CsvNumber | string {
