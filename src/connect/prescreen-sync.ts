@@ -17,6 +17,7 @@ import type { Bundle, Encounter, Group, Observation, Resource } from '@medplum/f
 import type { PrescreenConfig, PrescreenScope, SiteConfig } from '../config';
 import type { MappingSet } from '../mapping';
 import type { Trial, TrialSet } from '../protocol/trials';
+import { saveScopePatients } from '../store/prescreen';
 import { advanceCursor, getCursor, recordError } from '../store/sites';
 import { SiteRequestError, type SiteClient } from './types';
 import { criteriaString, scopeChunks, type WatchPlan } from './watch';
@@ -171,6 +172,8 @@ export async function syncPrescreen(deps: SyncDeps, pre: PrescreenDeps, enrolled
     deps.log.warn({ site: site.id, scope: cfg.scope.kind, err: e.message }, 'pre-screen scope could not be read; pre-screen skipped this sync');
     return sum;
   }
+  // Pushed labs are pre-screened only for the patients in this scope (queue/prescreen.ts): saved before any hit is stored.
+  if (patients) await saveScopePatients(deps.db, site.id, cfg.scope.kind, patients);
   if (patients && !patients.length) return sum;
   for (const plan of plans) {
     const w = searchOf(site, plan, vq, !!patients, run.now);

@@ -14,6 +14,7 @@ import { EVALUATE_QUEUE, processEvaluateJob, type EvaluateJobData, type Evaluate
 import type { TrialSet } from '../protocol/trials';
 import type { StudyAliases } from '../protocol/study-ref';
 import { subjectsOfPatients } from '../store/subject-data';
+import { patientsInScope } from '../store/prescreen';
 import { metrics } from '../metrics';
 import type { WorkerQueue } from '../config';
 import { processSiteJob, type SiteJobDeps } from '../connect/site-jobs';
@@ -114,7 +115,7 @@ export function startWorkers(deps: WorkerDeps): Workers {
   const prescreener = deps.prescreen
     ? new Worker<PrescreenJobData>(
         PRESCREEN_QUEUE,
-        async (job) => processPrescreenJob({ db: deps.db, trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, prescreenOf: deps.prescreen!.prescreenOf, log: deps.log.child({ job: job.id }) }, job.data),
+        async (job) => processPrescreenJob({ db: deps.db, trials: deps.trials, mappings: deps.mappings, timeZoneOf: deps.timeZoneOf, prescreenOf: deps.prescreen!.prescreenOf, inScope: (site, ids) => patientsInScope(deps.db, site, ids), log: deps.log.child({ job: job.id }) }, job.data),
         { connection: deps.connection, prefix: deps.prefix, concurrency: PRESCREEN_CONCURRENCY, autorun: runs('evaluate') },
       )
     : null;

@@ -93,11 +93,11 @@ export interface PrescreenDeps {
   /** The site's pre-screen configuration; null = it does not pre-screen. */
   readonly prescreenOf: (site: string) => PrescreenConfig | null;
   /**
-   * Whether the patient is in a Group / Location / service scope. Absent, the
-   * scope is the connected site's watch plan's to apply (only scoped patients'
-   * labs are fetched), and every parked patient of the site is pre-screened.
+   * Those of the patients who are in the site's Group / Location / service
+   * scope (a connected site's last read of it, store/prescreen.ts
+   * patientsInScope). Absent, every patient of the batch is in scope.
    */
-  readonly inScope?: (site: string, patientId: string) => Promise<boolean>;
+  readonly inScope?: (site: string, patientIds: readonly string[]) => Promise<ReadonlySet<string>>;
   readonly log: Logger;
   /** Clock (tests); default Date.now. */
   readonly now?: () => number;
@@ -112,8 +112,8 @@ export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobDa
   const cfg = deps.prescreenOf(k.site);
   if (!cfg) return { skipped: 'not-prescreening' };
   const all = [...new Set(k.patientIds ?? (k.patientId ? [k.patientId] : []))].sort();
-  const ids: string[] = [];
-  for (const p of all) if (cfg.scope.kind === 'all' || !deps.inScope || (await deps.inScope(k.site, p))) ids.push(p);
+  const scoped = cfg.scope.kind === 'all' || !deps.inScope ? null : await deps.inScope(k.site, all);
+  const ids = scoped ? all.filter((p) => scoped.has(p)) : all;
   const now = new Date((deps.now ?? Date.now)()).toISOString();
   const trials = cfg.trials.map((key) => deps.trials.get(key)).filter((t): t is Trial => !!t);
   const counts: Record<string, Partial<Record<Applied | 'enrolled' | 'skipped', number>>> = Object.fromEntries(trials.map((t) => [t.key, {}]));

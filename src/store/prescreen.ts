@@ -289,3 +289,22 @@ export async function markScreening(tx: Db, id: string, actor: Actor, subject: s
   await appendAudit(tx, actor, { trial: c.trial, site: c.site, subject: c.id, entity: 'prescreen', entityId: c.id, action: 'start-screening', field: 'status', oldValue: 'potential', newValue: { status: 'screening', subject }, reason: null }, traceId);
   return c;
 }
+
+/** Replaces the site's pre-screen scope with the patients the EHR gave (logical ids), in one transaction. */
+export async function saveScopePatients(db: Db, site: string, kind: string, patientIds: readonly string[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('DELETE FROM prescreen_scope WHERE site = $1', [site]);
+    if (patientIds.length) await tx.query('INSERT INTO prescreen_scope (site, patient_id) SELECT $1, p FROM unnest($2::text[]) AS p ON CONFLICT DO NOTHING', [site, [...patientIds]]);
+    await tx.query(
+      `INSERT INTO prescreen_scope_reads (site, kind, patients) VALUES ($1, $2, $3)
+       ON CONFLICT (site) DO UPDATE SET kind = EXCLUDED.kind, patients = EXCLUDED.patients, read_at = now()`,
+      [site, kind, patientIds.length],
+    );
+  });
+}
+
+/** Those of the patients who are in the site's pre-screen scope as last read; none before it was ever read. */
+export async function patientsInScope(db: Db, site: string, patientIds: readonly string[]): Promise<Set<string>> {
+  const r = await db.query<{ patient_id: string }>('SELECT patient_id FROM prescreen_scope WHERE site = $1 AND patient_id = ANY($2::text[])', [site, [...new Set(patientIds)]]);
+  return new Set(r.rows.map((x) => x.patient_id));
+}

@@ -10,6 +10,7 @@ import type { Observation, Patient } from '@medplum/fhirtypes';
 import { startEhrServer, type EhrServer } from '../helpers/ehr-server';
 import { startStack, testEnv, type TestStack } from '../helpers/stack';
 import { connectCommand } from '../../src/cli/connect';
+import { sha256Hex } from '../../src/http';
 import { sitesEnv, waitFor } from '../helpers/connect';
 import { getCursor } from '../../src/store/sites';
 import { historyMarker } from '../../src/connect/prescreen-sync';
@@ -20,6 +21,10 @@ const DAY = 86_400_000;
 const UCUM = 'http://unitsofmeasure.org';
 let filtering: EhrServer;
 let plain: EhrServer;
+let grouped: EhrServer;
+let inGroup: string;
+let outOfGroup: string;
+const SITE_G_TOKEN = 'token-site-g-0123456789';
 let stack: TestStack;
 let sites: string;
 
@@ -50,10 +55,18 @@ beforeAll(async () => {
   plain = await startEhrServer();
   filtering.searchParams = { Observation: ['code', 'date', 'patient', 'subject', 'category', 'value-quantity', '_lastUpdated'], Patient: ['_id', 'identifier'] };
   plain.searchParams = { Observation: ['code', 'date', 'patient', 'subject', 'category', '_lastUpdated'] };
+  // A site whose pre-screen scope is a FHIR Group (the hepatology ward's patients).
+  grouped = await startEhrServer();
+  inGroup = (await grouped.create(person('MRN-G1', 45))).id!;
+  outOfGroup = (await grouped.create(person('MRN-G2', 45))).id!;
+  const group = await grouped.create({ resourceType: 'Group', type: 'person', actual: true, member: [{ entity: { reference: `Patient/${inGroup}` } }] } as never);
   const prescreen = { trials: ['NCT05985863'], scope: 'all' };
   sites = sitesEnv(
       { baseUrl: filtering.baseUrl, modes: ['poll'], pollIntervalMs: 3_600_000, pageSize: 5, searchParams: { Observation: { category: 'laboratory' } } },
-      [{ id: 'site-c', tokenSha256: 'c'.repeat(64), timeZone: 'Asia/Shanghai', fhir: { baseUrl: plain.baseUrl, modes: ['poll'], pollIntervalMs: 3_600_000 }, prescreen }],
+      [
+        { id: 'site-c', tokenSha256: 'c'.repeat(64), timeZone: 'Asia/Shanghai', fhir: { baseUrl: plain.baseUrl, modes: ['poll'], pollIntervalMs: 3_600_000 }, prescreen },
+        { id: 'site-g', tokenSha256: sha256Hex(SITE_G_TOKEN), timeZone: 'Asia/Shanghai', fhir: { baseUrl: grouped.baseUrl, modes: ['poll'], pollIntervalMs: 3_600_000 }, prescreen: { trials: ['NCT05985863'], scope: { group: `Group/${(group as { id: string }).id}` } } },
+      ],
     ).replace('"fhir":{', `"prescreen":${JSON.stringify(prescreen)},"fhir":{`);
   stack = await startStack('prescreen-connected', { TRIALBRIDGE_SITES: sites });
   await stack.settle(); // the syncs the schedulers fire at boot
@@ -63,6 +76,7 @@ afterAll(async () => {
   await stack?.stop();
   await filtering?.close();
   await plain?.close();
+  await grouped?.close();
 });
 
 it('asks a filtering server for bilirubin >= the threshold only, then the hit patient\'s trial labs and Patient, nothing else', async () => {
@@ -180,4 +194,23 @@ it('`trialbridge poll` runs the pre-screen watch too: a hit fetches the patient\
   expect(out.join('\n')).toMatch(/pre-screen: [1-9]\d* trigger result\(s\), 1 patient\(s\)/);
   expect((await rowsOf('site-c', hit)).map((r) => r.resource_type).sort()).toEqual(['Observation', 'Observation', 'Patient']);
   await waitFor('the potential candidate', async () => (await stack.db.query(`SELECT 1 FROM prescreen_candidates WHERE site = 'site-c' AND patient_id = $1 AND status = 'potential'`, [hit])).rows.length === 1);
+});
+
+it('a Group scope: labs the site pushes are pre-screened only for the members the last sync read, nobody else', async () => {
+  await stack.siteQueue.requestSync('site-g', 'test');
+  await waitFor('the scope read', async () => (await stack.db.query(`SELECT patients FROM prescreen_scope_reads WHERE site = 'site-g'`)).rows[0]?.patients === 1);
+  for (const p of [inGroup, outOfGroup]) {
+    const entry = (r: Record<string, unknown>) => ({ resource: r, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } });
+    const bundle = { resourceType: 'Bundle', type: 'batch', entry: [
+      entry({ ...person(`MRN-${p}`, 45), id: p }),
+      entry({ ...tbil(p, 120), id: `${p}-tbil` }),
+      entry({ ...inr(p, 1.7), id: `${p}-inr` }),
+    ] };
+    const res = await stack.fhir('POST', '', bundle, SITE_G_TOKEN);
+    expect(res.status).toBe(200);
+  }
+  await waitFor('the member\'s candidate', async () => (await stack.db.query(`SELECT 1 FROM prescreen_candidates WHERE site = 'site-g' AND patient_id = $1`, [inGroup])).rows.length === 1);
+  await stack.settle();
+  await waitFor('the pre-screen queue drained', async () => Object.values(await stack.prescreenQueue.queue.getJobCounts('waiting', 'active', 'delayed')).every((n) => n === 0));
+  expect((await stack.db.query(`SELECT 1 FROM prescreen_candidates WHERE site = 'site-g' AND patient_id = $1`, [outOfGroup])).rows).toEqual([]);
 });
