@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { AppError } from '../errors';
-import { exCsv, lbCsv, odmSnapshot, odmTransactional, redcapZip, ODM_CONTENT_TYPE, type ExportDataset, type ValueChange } from '../export';
+import { exCsv, lbCsv, odmSnapshot, odmTransactional, redcapZip, ODM_CONTENT_TYPE, REDCAP_ZIP_CONTENT_TYPE, SDTM_CONTENT_TYPE, type ExportDataset, type ValueChange } from '../export';
 import { appendAudit, type Actor } from './audit';
 import type { Db } from './db';
 import { loadExportDataset, type ExportDeps } from './export-dataset';
@@ -27,10 +27,9 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = Object.freeze(['odm', 'od
 const FORMAT_INFO: Readonly<Record<ExportFormat, { ext: string; contentType: string; kind: 'snapshot' | 'transactional' }>> = {
   odm: { ext: 'xml', contentType: ODM_CONTENT_TYPE, kind: 'transactional' },
   'odm-snapshot': { ext: 'xml', contentType: ODM_CONTENT_TYPE, kind: 'snapshot' },
-  redcap: { ext: 'zip', contentType: 'application/zip', kind: 'snapshot' },
-  // RFC 4180 text/csv; the writers emit UTF-8.
-  lb: { ext: 'csv', contentType: 'text/csv; charset=utf-8', kind: 'snapshot' },
-  ex: { ext: 'csv', contentType: 'text/csv; charset=utf-8', kind: 'snapshot' },
+  redcap: { ext: 'zip', contentType: REDCAP_ZIP_CONTENT_TYPE, kind: 'snapshot' },
+  lb: { ext: 'csv', contentType: SDTM_CONTENT_TYPE, kind: 'snapshot' },
+  ex: { ext: 'csv', contentType: SDTM_CONTENT_TYPE, kind: 'snapshot' },
 };
 
 export function isExportFormat(s: unknown): s is ExportFormat {
