@@ -1,17 +1,19 @@
 /**
  * A REDCap project for the trial and its records, as CSV files an administrator
- * imports as they are (README "Send data to the trial database", REDCap):
+ * imports as they are (README "Send data to the trial database"), in this
+ * order, with the REDCap API method (or the matching CSV upload of the
+ * Project Setup and Data Import Tool pages):
  *
- *   <trial>_DataDictionary.csv              Project Setup > Data Dictionary (API: Import Metadata)
- *   <trial>_Arms.csv                        Define My Events > Upload arms (API: Import Arms)
- *   <trial>_Events.csv                      Define My Events > Upload events (API: Import Events)
- *   <trial>_InstrumentEventMapping.csv      Designate Instruments for My Events > Upload (API: Import Instrument-Event Mappings)
- *   <trial>_RepeatingInstrumentsEvents.csv  Repeating instruments and events > Upload (API: Import Repeating Instruments and Events)
- *   <trial>_Records.csv                     Data Import Tool, overwrite (API: Import Records, flat CSV)
+ *   <trial>_DataDictionary.csv              Import Metadata (Data Dictionary upload)
+ *   <trial>_Arms.csv                        Import Arms
+ *   <trial>_Events.csv                      Import Events
+ *   <trial>_InstrumentEventMapping.csv      Import Instrument-Event Mappings
+ *   <trial>_RepeatingInstrumentsEvents.csv  Import Repeating Instruments and Events
+ *   <trial>_Records.csv                     Import Records (flat CSV, overwriteBehavior=overwrite)
  *
- * in that order, after making the project longitudinal and enabling repeating
- * instruments (a switch no import can set). Names, arms, events and repeats
- * are chosen in redcap-names.ts, redcap-events.ts and redcap-records.ts.
+ * after making the project longitudinal and switching on repeating
+ * instruments, which no import can do. The choices of names, arms, events and
+ * repeats are in redcap-names.ts, redcap-events.ts and redcap-records.ts.
  */
 import { zipSync, strToU8 } from 'fflate';
 import type { ExportDataset } from './model';
