@@ -17,6 +17,11 @@ export interface Mailer {
 
 export function createMailer(smtp: SmtpConfig, from: string): Mailer {
   const transport: Transporter = nodemailer.createTransport({
+    // A burst of alerts (a batch of new candidates) reuses a few SMTP sessions instead of a
+    // connection, greeting and TLS handshake per message (nodemailer "Pooled SMTP").
+    pool: true,
+    maxConnections: 2,
+    maxMessages: 100,
     host: smtp.host,
     port: smtp.port,
     secure: smtp.tls === 'implicit',
