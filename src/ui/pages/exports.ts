@@ -52,16 +52,19 @@ function countsCell(r: ExportRecord): Html {
     ? html`<span class="site nw">${c.administrations} administration${c.administrations === 1 ? '' : 's'}</span>` : ''}`;
 }
 
+/** Short format names for the list (the form says more). */
+const SHORT: Readonly<Record<ExportFormat, string>> = { odm: 'ODM transactional', 'odm-snapshot': 'ODM snapshot', redcap: 'REDCap project', lb: 'CDISC LB', ex: 'CDISC EX' };
+
 function exportRow(r: ExportRecord, userName: (id: string) => string): Html {
   const download = `/api/trials/${encodeURIComponent(r.trial)}/exports/${encodeURIComponent(r.id)}`;
   return html`<tr data-testid="export-row-${r.id}" data-export-id="${r.id}">
-    <th scope="row" class="nw">${r.id}</th><td>${utcTime(r.createdAt)}</td><td class="nw">${userName(r.createdBy)} <span class="muted">(${r.createdBy})</span></td>
-    <td>${FORMAT_LABELS[r.format]?.label ?? r.format}</td>
-    <td>${r.since ? utcTime(r.since) : html`<span class="muted">${r.kind === 'transactional' ? 'first export' : '—'}</span>`}</td><td>${utcTime(r.until)}</td>
+    <th scope="row"><span class="nw">${r.id}</span><span class="site file-name">${r.fileName}</span></th>
+    <td>${utcTime(r.createdAt)}<span class="site">${userName(r.createdBy)} <span class="nw">(${r.createdBy})</span></span></td>
+    <td>${SHORT[r.format] ?? r.format}</td>
+    <td>${r.since ? html`${utcTime(r.since)} →` : html`<span class="muted">${r.kind === 'transactional' ? 'first export' : 'snapshot'}</span>`}<span class="site">${utcTime(r.until)}</span></td>
     <td>${r.sites.includes('*') ? 'all' : r.sites.join(', ')}</td><td>${countsCell(r)}</td><td class="nw">${sizeText(r.bytes)}</td>
     <td><code title="${r.sha256}">${r.sha256.slice(0, 12)}</code></td>
-    <td><a class="button" href="${download}" download="${r.fileName}" data-testid="download-${r.id}">Download<span class="sr-only"> ${r.id}</span></a>
-      <span class="site nw">${r.fileName}</span></td></tr>`;
+    <td><a class="button" href="${download}" download="${r.fileName}" data-testid="download-${r.id}">Download<span class="sr-only"> ${r.id}</span></a></td></tr>`;
 }
 
 /** GET /ui/exports: the trials the reader may export, each with its exports page. */
@@ -91,18 +94,18 @@ export function exportsPage(deps: UiDeps) {
     const userName = (id: string) => (id === p.id ? p.name : names.get(id) ?? id);
     const which = t.export.values === 'all' ? 'every value not rejected or superseded (automatic ones too)' : 'values a data manager accepted or corrected';
     const form = html`<form data-action="api" data-method="POST" data-url="/api/trials/${encodeURIComponent(trial)}/exports" data-done="Export created: it is the first row of the list." class="card" data-testid="export-form">
-      <fieldset><legend>Format</legend>
+      <fieldset class="export-formats"><legend>Format</legend>
       ${EXPORT_FORMATS.map((f, i) => html`<div class="field check"><input type="radio" id="x-format-${f}" name="format" value="${f}"${i === 0 ? html` checked` : ''} aria-describedby="x-format-${f}-hint">
-        <label for="x-format-${f}">${FORMAT_LABELS[f].label}</label> <span class="muted" id="x-format-${f}-hint">${FORMAT_LABELS[f].hint}</span></div>`)}
+        <label for="x-format-${f}">${FORMAT_LABELS[f].label}</label><span class="muted hint" id="x-format-${f}-hint">${FORMAT_LABELS[f].hint}</span></div>`)}
       </fieldset>
       <p><button type="submit" data-testid="create-export">Create export</button></p></form>`;
     const body = html`<p class="muted">${t.title} · What goes: ${which} (trial file <code>export.values</code>). Subjects are their trial subject numbers; no names, record numbers or birth dates ever leave.</p>
       <p class="action-msg" role="status" data-testid="action-msg"></p>
       ${form}
-      <div class="scroll"><table class="list" data-testid="export-list"><caption>Exports of ${trial}, newest first (${rows.length})</caption><thead><tr>
-        <th scope="col">Export</th><th scope="col">Created (UTC)</th><th scope="col">By</th><th scope="col">Format</th><th scope="col">Since (UTC)</th><th scope="col">Until (UTC)</th>
+      <div class="scroll"><table class="list exports" data-testid="export-list"><caption>Exports of ${trial}, newest first (${rows.length})</caption><thead><tr>
+        <th scope="col">Export and file</th><th scope="col">Created (UTC) and by</th><th scope="col">Format</th><th scope="col">Changes since → data until (UTC)</th>
         <th scope="col">Sites</th><th scope="col">Counts</th><th scope="col">Size</th><th scope="col">SHA-256</th><th scope="col">File</th></tr></thead>
-      <tbody>${rows.length ? rows.map((r) => exportRow(r, userName)) : html`<tr><td colspan="11">No exports yet.</td></tr>`}</tbody></table></div>`;
+      <tbody>${rows.length ? rows.map((r) => exportRow(r, userName)) : html`<tr><td colspan="9">No exports yet.</td></tr>`}</tbody></table></div>`;
     res.type('html').send(shell(req, `Exports of ${trial}`, '/ui/exports', body));
   };
 }
