@@ -54,6 +54,15 @@ test('the overview links the exports page; it offers the five formats and lists 
   await inspect(dora, 'exports-empty');
 }, 60_000);
 
+test('the Exports navigation entry lists the trials the reader may export, each linking its page', async () => {
+  await dora.goto(`${bs.url}/ui/`);
+  await dora.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Exports' }).click();
+  await dora.waitForURL((u) => u.pathname === '/ui/exports');
+  const trials = dora.getByTestId('export-trials');
+  await expect(trials.getByRole('link', { name: TRIAL, exact: true }).getAttribute('href')).resolves.toBe(EXPORTS);
+  await inspect(dora, 'exports-index');
+}, 60_000);
+
 test('creating an ODM transactional export and a REDCap export puts them in the list, newest first', async () => {
   await dora.goto(`${bs.url}${EXPORTS}`);
   await dora.getByLabel(/ODM transactional/).check();
@@ -116,5 +125,6 @@ test('an investigator has no Exports link, and the page answers 403 without the 
   expect(await ivan.getByTestId('export-form').count()).toBe(0);
   await expect(ivan.getByRole('alert').textContent()).resolves.toContain('export');
   await inspect(ivan, 'exports-investigator-403');
+  expect((await ivan.goto(`${bs.url}/ui/exports`))?.status()).toBe(403);
   await ivan.context().close();
 }, 60_000);
