@@ -32,6 +32,8 @@ const REDCAP_NAME = /^[a-z][a-z0-9_]*$/;
 export const SUBJECT_FORM = 'trial_subject';
 /** Label of the arm of subjects without an arm yet (screened, not randomised). */
 export const UNASSIGNED_ARM_NAME = 'Not yet assigned';
+/** The one arm of a blinded trial's project. */
+export const BLINDED_ARM_NAME = 'All subjects (blinded)';
 
 export interface RedcapArm {
   readonly num: number;
@@ -78,17 +80,20 @@ export function redcapName(text: string): string {
 }
 
 /**
- * Arms, events and instruments of the study. Blinded trials get neutral arm
- * names (Arm 1, Arm 2): arm labels there say which arm gets placebo
- * (clinical-reference §0 Blinding).
+ * Arms, events and instruments of the study. A blinded trial is one REDCap arm
+ * with every visit: a subject's REDCap arm, its name, or a visit only some arms
+ * have would tell anyone with access to the project the randomised arm
+ * (clinical-reference §0 Blinding); the randomisation stays in the trial's IWRS.
  */
 export function redcapDesign(study: ExportStudy): RedcapDesign {
-  const arms: RedcapArm[] = study.arms.map((a, i) => ({ num: i + 1, name: study.treatment.blinded ? `Arm ${i + 1}` : truncate(a.label, ARM_NAME_MAX), armId: a.id }));
-  arms.push({ num: arms.length + 1, name: UNASSIGNED_ARM_NAME, armId: null });
+  const arms: RedcapArm[] = study.treatment.blinded
+    ? [{ num: 1, name: BLINDED_ARM_NAME, armId: null }]
+    : [...study.arms.map((a, i) => ({ num: i + 1, name: truncate(a.label, ARM_NAME_MAX), armId: a.id })), { num: study.arms.length + 1, name: UNASSIGNED_ARM_NAME, armId: null }];
+  const blinded = study.treatment.blinded;
   const events: RedcapEvent[] = [];
   for (const arm of arms) {
     for (const visit of study.visits) {
-      if (!armHasVisit(arm, visit)) continue;
+      if (!blinded && !armHasVisit(arm, visit)) continue;
       const eventName = eventNameOf(visit);
       events.push({ arm, visit, eventName, uniqueName: uniqueEventName(eventName, arm.num) });
     }

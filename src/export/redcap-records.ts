@@ -7,7 +7,8 @@
  *
  * - A subject's rows are in the REDCap arm of the subject's trial arm, or the
  *   "Not yet assigned" arm; a value whose visit that arm lacks goes to the
- *   arm's Unscheduled event, so no value is dropped.
+ *   arm's Unscheduled event, so no value is dropped. A blinded trial has one
+ *   arm for every subject (redcap-names.ts).
  * - Instances: the draws of one instrument in one event, in sample-time order
  *   (UTC instant, then local time), numbered from 1. A draw is the sample's
  *   local date-time (ExportValue.localDateTime, as the ODM item group repeat

@@ -133,16 +133,21 @@ describe('REDCap project of every shipped trial', () => {
     expect(records.filter((r) => r.redcap_repeat_instrument === 'laboratory').map((r) => r.laboratory_complete).every((c) => c === '2')).toBe(true);
   });
 
-  test('the blinded trial names its arms neutrally; an open trial keeps its arm labels', () => {
-    const blinded = files(dataset(shippedStudy('NCT05985863'))).Arms;
-    expect(blinded).toBe(crlf(['arm_num,name', '1,Arm 1', '2,Arm 2', '3,Arm 3', '4,Arm 4', '5,Not yet assigned']));
-    expect(blinded).not.toMatch(/placebo|MSC|control/i);
-    expect(files(dataset(shippedStudy('NCT03945487'))).Arms).toContain('2,Comprehensive treatment alone');
+  test('a blinded trial is one arm with every visit: no arm label, number or arm-only visit tells the randomised arm', () => {
+    const f = files(dataset(shippedStudy('NCT05985863'), { subjects: [subject({ subject: 'S-1', arm: 'control' }), subject({ subject: 'S-2', arm: 'MSC' })] }));
+    expect(f.Arms).toBe(crlf(['arm_num,name', '1,All subjects (blinded)']));
+    expect(f.Arms).not.toMatch(/placebo|MSC|control/i);
+    const events = csvObjects(f.Events);
+    expect(new Set(events.map((e) => e.arm_num))).toEqual(new Set(['1']));
+    expect(events.map((e) => e.event_name)).toContain('Week 5');
+    expect(csvObjects(f.Records).filter((r) => !r.redcap_repeat_instrument).map((r) => r.redcap_event_name)).toEqual(['screening_arm_1', 'screening_arm_1']);
   });
 
-  test('an arm-specific visit is an event only in the arms that have it (W5 of NCT05985863)', () => {
-    const events = csvObjects(files(dataset(shippedStudy('NCT05985863'))).Events);
-    expect(events.filter((e) => e.event_name === 'Week 5').map((e) => e.arm_num)).toEqual(['2', '3', '4']);
+  test('an open trial keeps its arm labels, and an arm-specific visit is an event only in the arms that have it (W5 of NCT02812121)', () => {
+    const f = files(dataset(shippedStudy('NCT02812121')));
+    expect(f.Arms).toBe(crlf(['arm_num,name', '1,MSC weekly x 8 (weeks 0-7)', '2,MSC weekly x 4 (weeks 0-3)', '3,Control: standard medical treatment only', '4,Not yet assigned']));
+    expect(csvObjects(f.Events).filter((e) => e.event_name === 'Week 5').map((e) => e.arm_num)).toEqual(['1']);
+    expect(files(dataset(shippedStudy('NCT03945487'))).Arms).toContain('2,Comprehensive treatment alone');
   });
 });
 
@@ -181,11 +186,12 @@ describe('REDCap records: draws, UNS and placement', () => {
     expect(rows.map((r) => r.lb_na)).toEqual(['135', '136']);
   });
 
-  test('a visit the subject\'s arm lacks goes to that arm\'s Unscheduled event; a subject without an arm is in the last arm', () => {
-    const w5 = value({ subject: 'S-9', visit: 'W5', item: 'ALB', value: 35.2 });
-    expect(records([w5]).map((r) => r.redcap_event_name)).toEqual(['unscheduled_arm_1']);
-    expect(records([w5], 'MSC').map((r) => r.redcap_event_name)).toEqual(['week_5_arm_2']);
-    expect(records([w5], null).map((r) => r.redcap_event_name)).toEqual(['unscheduled_arm_5']);
+  test('a visit the subject\'s arm lacks goes to that arm\'s Unscheduled event; a subject without an arm is in the last arm (open trial)', () => {
+    const open = shippedStudy('NCT02812121');
+    const rows = (arm: string | null) => csvObjects(files(dataset(open, { subjects: [subject({ subject: 'S-9', arm })], values: [value({ subject: 'S-9', visit: 'W5', item: 'ALB', value: 35.2 })] })).Records).filter((r) => r.redcap_repeat_instrument);
+    expect(rows('control').map((r) => r.redcap_event_name)).toEqual(['unscheduled_arm_3']);
+    expect(rows('MSC-1').map((r) => r.redcap_event_name)).toEqual(['week_5_arm_1']);
+    expect(rows(null).map((r) => r.redcap_event_name)).toEqual(['unscheduled_arm_4']);
   });
 
   test('vital signs rows hold only their own instrument; an automatic value makes the row Unverified', () => {
@@ -201,7 +207,7 @@ describe('REDCap records: draws, UNS and placement', () => {
 
   test('text from the sources cannot become a spreadsheet formula', () => {
     const text = files(dataset(study, { subjects: [subject({ subject: 'S-9', site: '@site', status: '=HYPERLINK("http://x","y")' })] })).Records;
-    expect(text).toContain(`S-9,screening_arm_5,,,'@site,,"'=HYPERLINK(""http://x"",""y"")",2`);
+    expect(text).toContain(`S-9,screening_arm_1,,,'@site,,"'=HYPERLINK(""http://x"",""y"")",2`);
     expect(csvObjects(text)[0].subject_status).toBe(`'=HYPERLINK("http://x","y")`);
   });
 });
