@@ -91,19 +91,22 @@ interface EventGroup {
   readonly cells: Cell[];
 }
 
-function sortCells(c: OdmContext, cells: Cell[]): Cell[] {
-  const visitOrder = (v: ExportValue) => c.visits.get(v.visit)!.order;
-  const itemOrder = (v: ExportValue) => c.items.get(itemKey(v.form, v.item))!.order;
-  return cells.sort(
+function sortCells(c: OdmContext, cells: readonly Cell[]): Cell[] {
+  const keyed = cells.map((cell) => {
+    const v = cell.value;
+    return { cell, visit: c.visits.get(v.visit)!.order, repeat: eventRepeat(c, v) ?? '', form: c.formOrder.get(v.form)!, item: c.items.get(itemKey(v.form, v.item))!.order, kind: KIND_ORDER[cell.kind ?? 'insert'] };
+  });
+  keyed.sort(
     (a, b) =>
-      byString(a.value.subject, b.value.subject) ||
-      visitOrder(a.value) - visitOrder(b.value) ||
-      byString(eventRepeat(c, a.value) ?? '', eventRepeat(c, b.value) ?? '') ||
-      c.formOrder.get(a.value.form)! - c.formOrder.get(b.value.form)! ||
-      byString(a.value.localDateTime, b.value.localDateTime) ||
-      itemOrder(a.value) - itemOrder(b.value) ||
-      KIND_ORDER[a.kind ?? 'insert'] - KIND_ORDER[b.kind ?? 'insert'],
+      byString(a.cell.value.subject, b.cell.value.subject) ||
+      a.visit - b.visit ||
+      byString(a.repeat, b.repeat) ||
+      a.form - b.form ||
+      byString(a.cell.value.localDateTime, b.cell.value.localDateTime) ||
+      a.item - b.item ||
+      a.kind - b.kind,
   );
+  return keyed.map((k) => k.cell);
 }
 
 function eventRepeat(c: OdmContext, v: ExportValue): string | null {

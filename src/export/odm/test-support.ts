@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
 import { DEFAULT_MAPPINGS_DIR, loadMappings } from '../../mapping';
 import { loadTrials } from '../../protocol/trials';
 import type { ExportDataset, ExportItem, ExportSignature, ExportStudy, ExportUser, ExportValue, ValueAudit, ValueStatus } from '../model';
@@ -162,4 +163,89 @@ export function schemaErrors(xml: string, name = 'odm'): string | null {
     const err = e as { stderr?: Buffer; status?: number };
     return `${err.stderr?.toString() ?? ''} (exit ${err.status})`;
   }
+}
+
+const REPEATING = new Set([
+  'MeasurementUnit', 'StudyEventRef', 'StudyEventDef', 'FormRef', 'FormDef', 'ItemGroupRef', 'ItemGroupDef', 'ItemRef', 'ItemDef', 'CodeList', 'CodeListItem', 'Alias',
+  'User', 'Location', 'SignatureDef', 'SubjectData', 'StudyEventData', 'FormData', 'ItemGroupData', 'ItemData', 'MeasurementUnitRef', 'TranslatedText',
+]);
+
+/** A parsed element: the tests check the fields they read. */
+export type Node = Record<string, any>;
+
+/** Parses an ODM file back (fast-xml-parser; attributes as `@Name`, text as `#text`, repeating elements always arrays). */
+export function parseOdm(xml: string): Node {
+  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, trimValues: true, htmlEntities: true, isArray: (name, jpath) => REPEATING.has(name) || String(jpath).endsWith('User.LocationRef') });
+  return parser.parse(xml).ODM as Node;
+}
+
+/** One ItemData as read back, with its keys, unit symbol and audit record resolved through the file's own definitions. */
+export interface ReadItem {
+  readonly subject: string;
+  readonly subjectTransaction: string | undefined;
+  readonly site: string;
+  readonly event: string;
+  readonly eventRepeat: string | undefined;
+  readonly containerTransactions: readonly (string | undefined)[];
+  readonly form: string;
+  readonly group: string;
+  readonly item: string;
+  readonly transaction: string | undefined;
+  readonly value: string | undefined;
+  readonly unit: string | undefined;
+  readonly user: string;
+  readonly userName: string;
+  readonly location: string;
+  readonly at: string;
+  readonly reason: string | undefined;
+  readonly source: string;
+  readonly editPoint: string | undefined;
+}
+
+const text = (n: unknown): string => (typeof n === 'string' ? n : (n as Node)['#text']);
+
+export function readItems(odm: Node): ReadItem[] {
+  const units = new Map<string, string>((odm.Study.BasicDefinitions?.MeasurementUnit ?? []).map((m: Node) => [m['@OID'], text(m.Symbol.TranslatedText[0])]));
+  const users = new Map<string, Node>((odm.AdminData.User ?? []).map((u: Node) => [u['@OID'], u]));
+  const locations = new Map<string, string>((odm.AdminData.Location ?? []).map((l: Node) => [l['@OID'], l['@Name']]));
+  const out: ReadItem[] = [];
+  for (const s of odm.ClinicalData.SubjectData ?? []) {
+    for (const e of s.StudyEventData ?? []) {
+      for (const f of e.FormData ?? []) {
+        for (const g of f.ItemGroupData ?? []) {
+          for (const i of g.ItemData ?? []) {
+            const a = i.AuditRecord;
+            const user = users.get(a.UserRef['@UserOID']);
+            if (!user) throw new Error(`UserRef ${a.UserRef['@UserOID']} has no User`);
+            const unitRef = i.MeasurementUnitRef?.[0]?.['@MeasurementUnitOID'];
+            if (unitRef !== undefined && !units.has(unitRef)) throw new Error(`MeasurementUnitRef ${unitRef} has no MeasurementUnit`);
+            const location = locations.get(a.LocationRef['@LocationOID']);
+            if (location === undefined) throw new Error(`LocationRef ${a.LocationRef['@LocationOID']} has no Location`);
+            out.push({
+              subject: s['@SubjectKey'],
+              subjectTransaction: s['@TransactionType'],
+              site: locations.get(s.SiteRef['@LocationOID'])!,
+              event: e['@StudyEventOID'],
+              eventRepeat: e['@StudyEventRepeatKey'],
+              containerTransactions: [e['@TransactionType'], f['@TransactionType'], g['@TransactionType']],
+              form: f['@FormOID'],
+              group: g['@ItemGroupRepeatKey'],
+              item: i['@ItemOID'],
+              transaction: i['@TransactionType'],
+              value: i['@Value'],
+              unit: unitRef === undefined ? undefined : units.get(unitRef),
+              user: text(user.LoginName),
+              userName: text(user.FullName),
+              location,
+              at: text(a.DateTimeStamp),
+              reason: a.ReasonForChange === undefined ? undefined : text(a.ReasonForChange),
+              source: text(a.SourceID),
+              editPoint: a['@EditPoint'],
+            });
+          }
+        }
+      }
+    }
+  }
+  return out;
 }

@@ -11,6 +11,9 @@
 
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Any character that needs escaping or removal (a fast path: most values need neither). */
+const NEEDS_WORK = /[\u0000-\u001F&<>"'\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 /** The text with every character XML 1.0 cannot represent removed. */
 export function xmlChars(s: string): string {
   return s.replace(NOT_XML_CHAR, '');
@@ -21,11 +24,13 @@ const ATTR_ESCAPES: Readonly<Record<string, string>> = { ...TEXT_ESCAPES, '"': '
 
 /** Character data: `& < >` (and CR, which a parser would fold into LF) as references. */
 export function escapeText(s: string): string {
+  if (!NEEDS_WORK.test(s)) return s;
   return xmlChars(s).replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c]);
 }
 
 /** An attribute value for a double-quoted attribute: `& < > " '` and TAB/LF/CR as references. */
 export function escapeAttr(s: string): string {
+  if (!NEEDS_WORK.test(s)) return s;
   return xmlChars(s).replace(/[&<>"'\t\n\r]/g, (c) => ATTR_ESCAPES[c]);
 }
 
@@ -37,6 +42,9 @@ function attrs(list: Attrs | undefined): string {
   for (const [name, value] of list ?? []) if (value !== null && value !== undefined) out += ` ${name}="${escapeAttr(String(value))}"`;
   return out;
 }
+
+const INDENTS: string[] = [];
+const indent = (depth: number): string => (INDENTS[depth] ??= '  '.repeat(depth));
 
 /** Default chunk size: large enough that a stream is not a storm of tiny writes. */
 export const XML_CHUNK_CHARS = 64 * 1024;
@@ -60,7 +68,7 @@ export class XmlWriter {
   }
 
   private line(s: string): this {
-    return this.raw(`${'  '.repeat(this.depth)}${s}\n`);
+    return this.raw(`${indent(this.depth)}${s}\n`);
   }
 
   open(name: string, a?: Attrs): this {
