@@ -18,7 +18,7 @@
  * modified" (ODM 1.3.2 Transactions) keeps the receiver's other items. The top-level
  * SubjectData states its TransactionType explicitly, as the spec requires.
  */
-import { valueKey, type ExportSignature, type ExportValue, type ValueChange } from '../model';
+import { valueKey, type ExportSignature, type ExportValue, type ValueAudit, type ValueChange } from '../model';
 import { formatValue, itemKey, PIPELINE_USER, signatureKey, type OdmContext } from './context';
 import { formOid, itemGroupOid, itemOid, METADATA_VERSION_OID, studyEventOid } from './oids';
 import type { Attrs, XmlWriter } from './xml';
@@ -196,15 +196,22 @@ function writeSignature(w: XmlWriter, c: OdmContext, s: ExportSignature): void {
   w.close('Signature');
 }
 
-/** Why a value sent before no longer counts, when its audit gives no reason. */
-function removalReason(v: ExportValue): string {
+/**
+ * Who removed a value, when and why. A rejected or superseded value carries the
+ * change that ended it; any other removed value is the copy last sent (the store keeps
+ * it so the file can name its event and item group), whose audit is that of the old
+ * value: the removal then is trialbridge's, as of this file's data, since the value
+ * simply left the export's selection (moved to another visit or sample time, or no
+ * longer reviewed).
+ */
+function removalAudit(c: OdmContext, v: ExportValue): ValueAudit {
   switch (v.status) {
     case 'rejected':
-      return 'Rejected in data review';
+      return { ...v.audit, reason: v.audit.reason ?? 'Rejected in data review' };
     case 'superseded':
-      return 'Superseded by a newer version of the source record';
+      return { ...v.audit, reason: v.audit.reason ?? 'Superseded by a newer version of the source record' };
     default:
-      return 'No longer at this visit or sample time, or no longer selected for export';
+      return { user: PIPELINE_USER, at: c.ds.asOf, reason: 'No longer at this visit or sample time, or no longer selected for export' };
   }
 }
 
@@ -215,13 +222,13 @@ function writeItemData(w: XmlWriter, c: OdmContext, cell: Cell): void {
   const attrs: Attrs = [['ItemOID', itemOid(v.form, v.item)], ['TransactionType', cell.kind ? ITEM_TRANSACTION[cell.kind] : null], ['Value', removed ? null : formatValue(item, v)]];
   w.open('ItemData', attrs);
   // Who last changed the value, where, when, why, from which source resource (21 CFR Part 11 §11.10(e)).
-  const reviewed = v.audit.user !== PIPELINE_USER && v.status !== 'auto';
+  const audit = removed ? removalAudit(c, v) : v.audit;
+  const reviewed = audit.user !== PIPELINE_USER && v.status !== 'auto';
   w.open('AuditRecord', [['EditPoint', reviewed ? 'DataManagement' : null]]);
-  w.empty('UserRef', [['UserOID', c.userOid.get(v.audit.user)]]);
+  w.empty('UserRef', [['UserOID', c.userOid.get(audit.user)]]);
   w.empty('LocationRef', [['LocationOID', c.siteOid.get(v.site)]]);
-  w.text('DateTimeStamp', v.audit.at);
-  const reason = v.audit.reason ?? (removed ? removalReason(v) : null);
-  if (reason !== null) w.text('ReasonForChange', reason);
+  w.text('DateTimeStamp', audit.at);
+  if (audit.reason !== null) w.text('ReasonForChange', audit.reason);
   w.text('SourceID', v.source);
   w.close('AuditRecord');
   const unit = v.unit ?? item.unit;

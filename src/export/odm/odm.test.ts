@@ -45,6 +45,8 @@ function changesOf(ds: ExportDataset): ValueChange[] {
     { kind: 'remove', value: { ...second, status: 'rejected', audit: { user: 'dora', at: '2024-06-29T08:01:00Z', reason: null } } },
     { kind: 'insert', value: replacement },
     { kind: 'remove', value: { ...moved, status: 'superseded', audit: { user: 'trialbridge', at: '2024-06-30T11:00:00Z', reason: null } } },
+    // The copy last sent of a value that left the selection: its audit is the old one.
+    { kind: 'remove', value: { ...ds.values[2], status: 'corrected', audit: { user: 'dora', at: '2024-03-20T08:00:00Z', reason: 'transcription: old correction' } } },
   ];
 }
 
@@ -112,6 +114,7 @@ describe.each(TRIAL_KEYS)('%s', (key) => {
         [changes[2].value.source, 'Remove'],
         [changes[3].value.source, 'Insert'],
         [changes[4].value.source, 'Remove'],
+        [changes[5].value.source, 'Remove'],
       ]),
     );
     expect(items).toHaveLength(changes.length);
@@ -126,6 +129,8 @@ describe.each(TRIAL_KEYS)('%s', (key) => {
     expect([rejected.value, rejected.unit, rejected.reason, rejected.user]).toEqual([undefined, undefined, 'Rejected in data review', 'dora']);
     const superseded = byTx(changes[4].value.source);
     expect([superseded.value, superseded.reason, superseded.user]).toEqual([undefined, 'Superseded by a newer version of the source record', 'trialbridge']);
+    const left = byTx(changes[5].value.source);
+    expect([left.transaction, left.value, left.user, left.at, left.reason, left.editPoint]).toEqual(['Remove', undefined, 'trialbridge', ds.asOf, 'No longer at this visit or sample time, or no longer selected for export', undefined]);
     // At one key the Remove comes first, then the Insert that replaces it (document order is processing order).
     const atKey = items.filter((r) => r.subject === 'S-009');
     expect(atKey.map((r) => [r.transaction, r.value])).toEqual([['Remove', undefined], ['Insert', (13).toFixed(findItem(ds.study, (i) => i.item === 'TBIL').decimals)]]);
