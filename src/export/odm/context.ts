@@ -57,6 +57,8 @@ export function odmContext(ds: ExportDataset, values: readonly ExportValue[]): O
   for (const f of ds.study.forms) f.items.forEach((it, order) => items.set(itemKey(f.form, it.item), { ...it, order }));
   const units = [...new Set(ds.study.forms.flatMap((f) => f.items.map((i) => i.unit)).filter((u): u is string => u !== null))];
   for (const v of values) checkValue(v, visits, items);
+  for (const s of ds.signatures) if (!isDateTime(s.at)) throw new OdmWriteError(`ODM writer: signature ${s.id} has no ISO 8601 date-time`);
+  if (!isDateTime(ds.asOf)) throw new OdmWriteError('ODM writer: the dataset asOf is not an ISO 8601 date-time');
 
   const sites = [...new Set([...ds.sites.map((s) => s.id), ...ds.subjects.map((s) => s.site), ...values.map((v) => v.site), ...ds.signatures.map((s) => s.site)])].sort(byString);
   const signatures = latestSignatures(ds.signatures);
@@ -81,12 +83,17 @@ export function odmContext(ds: ExportDataset, values: readonly ExportValue[]): O
   };
 }
 
+/** An xs:dateTime with a zone (DateTimeStamp, CreationDateTime, AsOfDateTime). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+export const isDateTime = (s: string): boolean => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s));
+
 function checkValue(v: ExportValue, visits: ReadonlyMap<string, ExportVisit>, items: ReadonlyMap<string, ExportItem>): void {
   const where = `value ${v.id} (${v.form}.${v.item})`;
   const item = items.get(itemKey(v.form, v.item));
   if (!item) throw new OdmWriteError(`ODM writer: ${where} names an item the trial's CRF does not define`);
   if (!visits.has(v.visit)) throw new OdmWriteError(`ODM writer: ${where} is placed at visit ${v.visit}, which the trial does not define`);
   if (v.visitRepeat === '' || v.localDateTime === '') throw new OdmWriteError(`ODM writer: ${where} has an empty event or sample repeat key`);
+  if (!isDateTime(v.audit.at)) throw new OdmWriteError(`ODM writer: ${where} has an audit time that is not an ISO 8601 date-time`);
   if (item.dataType !== 'text' && v.unit !== null && v.unit !== item.unit) throw new OdmWriteError(`ODM writer: ${where} is not in the CRF unit of its item`);
   formatValue(item, v);
 }

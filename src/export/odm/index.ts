@@ -13,7 +13,7 @@
 import type { ExportDataset, ValueChange } from '../model';
 import { writeAdminData } from './admin';
 import { snapshotCells, transactionalCells, writeClinicalData, type Cell } from './clinical';
-import { odmContext, type OdmContext } from './context';
+import { isDateTime, odmContext, OdmWriteError, type OdmContext } from './context';
 import { writeStudy } from './metadata';
 import { XmlWriter } from './xml';
 
@@ -48,6 +48,8 @@ export function odmTransactional(ds: ExportDataset, changes: readonly ValueChang
 function* odmFile(ds: ExportDataset, file: OdmFileInfo, values: ExportDataset['values'], cells: () => Cell[], transactional: boolean): Generator<string> {
   // Every check runs before the first chunk, so a dataset that cannot be written fails whole.
   const c = odmContext(ds, values);
+  if (!isDateTime(file.creationDateTime)) throw new OdmWriteError('ODM writer: CreationDateTime is not an ISO 8601 date-time');
+  if (file.fileOid === '' || file.priorFileOid === '') throw new OdmWriteError('ODM writer: FileOID and PriorFileOID must not be empty');
   const w = new XmlWriter();
   w.raw('<?xml version="1.0" encoding="UTF-8"?>\n');
   w.open('ODM', rootAttributes(c, file, transactional));

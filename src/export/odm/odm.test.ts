@@ -311,10 +311,15 @@ describe('a dataset that cannot be written fails before the first chunk', () => 
     ['a unit other than the CRF unit', { unit: 'mg/dL' }, /CRF unit/],
     ['a number that is not finite', { value: Number.NaN }, /finite number/],
     ['a number as text', { value: '12.5' }, /finite number/],
+    ['an audit time that is not a date-time', { audit: { user: 'dora', at: '2024-03-04 12:00', reason: null } }, /audit time/],
   ])('%s', (_name, change, message) => {
     const it = odmSnapshot(bad(change), FILE)[Symbol.iterator]();
     expect(() => it.next()).toThrow(OdmWriteError);
     expect(() => odmSnapshot(bad(change), FILE)[Symbol.iterator]().next()).toThrow(message);
+  });
+
+  test('a CreationDateTime that is not a date-time', () => {
+    expect(() => [...odmSnapshot(ds, { ...FILE, creationDateTime: 'yesterday' })]).toThrow(/CreationDateTime/);
   });
 
   test('a code outside the code list', () => {
