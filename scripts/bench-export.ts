@@ -53,31 +53,36 @@ async function seed(db: Db, deps: ExportDeps): Promise<number> {
      SELECT $1, i.resource_id, $2, 'B-' || lpad(substr(i.resource_id, 4), 4, '0'), i.patient_id, 'msc', 'on-study', $3, i.id FROM inbound i WHERE i.site = $1 AND i.resource_type = 'ResearchSubject'`,
     [SITE, TRIAL, DAY0],
   );
-  // One Observation per analyte per weekly draw (a lab system sends one result each), stored as mapped.
-  await db.query(
-    `INSERT INTO inbound (site, resource_type, resource_id, version, content_hash, body, patient_id, state)
-     SELECT $1, 'Observation', 'o-' || s || '-' || w || '-' || it.k, '1', md5(s || '-' || w || '-' || it.k),
-       jsonb_build_object('resourceType', 'Observation', 'id', 'o-' || s || '-' || w || '-' || it.k, 'status', 'final',
-         'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://loinc.org', 'code', it.loinc))),
-         'subject', jsonb_build_object('reference', 'Patient/p-' || s),
-         'effectiveDateTime', to_char(($3::date + 7 * w) + time '07:30', 'YYYY-MM-DD"T"HH24:MI:SS') || '+08:00',
-         'valueQuantity', jsonb_build_object('value', 1 + ((s * 7 + w * 3 + it.k) % 50) / 10.0, 'system', 'http://unitsofmeasure.org', 'code', it.unit),
-         'interpretation', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('code', CASE WHEN (s + w + it.k) % 5 = 0 THEN 'H' ELSE 'N' END))))),
-       'p-' || s, 'mapped'
-     FROM generate_series(0, $2 - 1) s, generate_series(0, $4 - 1) w, unnest($5::text[], $6::text[]) WITH ORDINALITY AS it(loinc, unit, k)`,
-    [SITE, SUBJECTS, DAY0, WEEKS, items.map((i) => i.loinc[0].code), items.map((i) => i.unit)],
-  );
-  await db.query(
-    `INSERT INTO crf_values (trial, subject, site, form, item, value, unit, original_value, original_unit, effective, source_type, source_id, source_version, inbound_id, rule_id, code,
-                             status, reviewed_by, reviewed_at)
-     SELECT $1, e.subject, $2, 'LB', it.item, to_jsonb(round((i.body #>> '{valueQuantity,value}')::numeric, it.decimals)), it.unit,
-            i.body #> '{valueQuantity,value}', it.unit, (i.body ->> 'effectiveDateTime')::timestamptz, 'Observation', i.resource_id, '1', i.id, 'bench.' || it.item,
-            it.loinc, 'accepted', 'bench-dm', (i.body ->> 'effectiveDateTime')::timestamptz + interval '1 day'
-     FROM inbound i JOIN enrollments e ON e.site = i.site AND e.patient_id = i.patient_id
-     JOIN unnest($3::text[], $4::text[], $5::text[], $6::int[]) AS it(item, loinc, unit, decimals) ON it.loinc = i.body #>> '{code,coding,0,code}'
-     WHERE i.site = $2 AND i.resource_type = 'Observation'`,
-    [TRIAL, SITE, items.map((i) => i.item), items.map((i) => i.loinc[0].code), items.map((i) => i.unit), items.map((i) => i.decimals)],
-  );
+  // One Observation per analyte per weekly draw (a lab system sends one result each), stored as mapped;
+  // 10 subjects a statement, so none runs into the statement timeout.
+  for (let s0 = 0; s0 < SUBJECTS; s0 += 10) {
+    const s1 = Math.min(s0 + 10, SUBJECTS) - 1;
+    await db.query(
+      `INSERT INTO inbound (site, resource_type, resource_id, version, content_hash, body, patient_id, state)
+       SELECT $1, 'Observation', 'o-' || s || '-' || w || '-' || it.k, '1', md5(s || '-' || w || '-' || it.k),
+         jsonb_build_object('resourceType', 'Observation', 'id', 'o-' || s || '-' || w || '-' || it.k, 'status', 'final',
+           'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://loinc.org', 'code', it.loinc))),
+           'subject', jsonb_build_object('reference', 'Patient/p-' || s),
+           'effectiveDateTime', to_char(($3::date + 7 * w) + time '07:30', 'YYYY-MM-DD"T"HH24:MI:SS') || '+08:00',
+           'valueQuantity', jsonb_build_object('value', 1 + ((s * 7 + w * 3 + it.k) % 50) / 10.0, 'system', 'http://unitsofmeasure.org', 'code', it.unit),
+           'interpretation', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('code', CASE WHEN (s + w + it.k) % 5 = 0 THEN 'H' ELSE 'N' END))))),
+         'p-' || s, 'mapped'
+       FROM generate_series($7::int, $2::int) s, generate_series(0, $4 - 1) w, unnest($5::text[], $6::text[]) WITH ORDINALITY AS it(loinc, unit, k)`,
+      [SITE, s1, DAY0, WEEKS, items.map((i) => i.loinc[0].code), items.map((i) => i.unit), s0],
+    );
+    await db.query(
+      `INSERT INTO crf_values (trial, subject, site, form, item, value, unit, original_value, original_unit, effective, source_type, source_id, source_version, inbound_id, rule_id, code,
+                               status, reviewed_by, reviewed_at)
+       SELECT $1, e.subject, $2, 'LB', it.item, to_jsonb(round((i.body #>> '{valueQuantity,value}')::numeric, it.decimals)), it.unit,
+              i.body #> '{valueQuantity,value}', it.unit, (i.body ->> 'effectiveDateTime')::timestamptz, 'Observation', i.resource_id, '1', i.id, 'bench.' || it.item,
+              it.loinc, 'accepted', 'bench-dm', (i.body ->> 'effectiveDateTime')::timestamptz + interval '1 day'
+       FROM inbound i JOIN enrollments e ON e.site = i.site AND e.patient_id = i.patient_id
+       JOIN unnest($3::text[], $4::text[], $5::text[], $6::int[]) AS it(item, loinc, unit, decimals) ON it.loinc = i.body #>> '{code,coding,0,code}'
+       WHERE i.site = $2 AND i.resource_type = 'Observation' AND i.patient_id = ANY($7::text[])`,
+      [TRIAL, SITE, items.map((i) => i.item), items.map((i) => i.loinc[0].code), items.map((i) => i.unit), items.map((i) => i.decimals),
+        Array.from({ length: s1 - s0 + 1 }, (_, k) => `p-${s0 + k}`)],
+    );
+  }
   await db.query(
     `INSERT INTO visit_assignments (trial, subject, site, visit, item, crf_value_id, placement)
      SELECT c.trial, c.subject, c.site, v.code, c.item, c.id, c.status FROM crf_values c

@@ -70,13 +70,17 @@ export async function planChanges(tx: Db, trial: string, key: string, values: re
 /** Moves the sent state by `changes`, recorded as sent by export `seq`. */
 export async function applyChanges(tx: Db, trial: string, key: string, seq: number, planned: PlannedChanges): Promise<void> {
   const upserts = planned.changes.filter((c) => c.kind !== 'remove');
+  // One JSON document per chunk (json_to_recordset): no array-literal escaping of 5,000 JSON strings.
   for (const part of chunks(upserts, 5000)) {
-    const keys = part.map((c) => valueKey(c.value));
+    const rows = part.map((c) => {
+      const k = valueKey(c.value);
+      return { k, h: planned.hashes.get(k)!, v: c.value };
+    });
     await tx.query(
       `INSERT INTO export_sent (trial, sites_key, value_key, content_hash, value, export_seq)
-       SELECT $1, $2, k, h, v::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS x(k, h, v)
+       SELECT $1, $2, x.k, x.h, x.v, $3 FROM json_to_recordset($4::json) AS x(k text, h text, v jsonb)
        ON CONFLICT (trial, sites_key, value_key) DO UPDATE SET content_hash = EXCLUDED.content_hash, value = EXCLUDED.value, export_seq = EXCLUDED.export_seq`,
-      [trial, key, seq, keys, keys.map((k) => planned.hashes.get(k)!), part.map((c) => JSON.stringify(c.value))],
+      [trial, key, seq, JSON.stringify(rows)],
     );
   }
   const removed = planned.changes.filter((c) => c.kind === 'remove').map((c) => valueKey(c.value));
