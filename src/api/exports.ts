@@ -12,6 +12,9 @@
  * Creating is a POST (RFC 9110 §9.2.1: GET is safe), so a browser session
  * needs the CSRF token like every other change (requireUser on /api).
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Router } from 'express';
@@ -123,7 +126,7 @@ export function exportsRouter(config: Config, db: Db, deps: ApiDeps): Router {
     const id = req.params.id;
     const found = EXPORT_ID.test(id) ? await readExport(db, id, exportScopeOf(p)) : null;
     if (!found || found.record.trial !== trial) throw new AppError('not-found', `no export "${id.slice(0, 40)}" of trial ${trial} in your scope`);
-    const { record, body } = found;
+    const { record } = found;
     // Every download is a disclosure of trial data: recorded each time, re-downloads too (21 CFR Part 11 §11.10(e)).
     await db.transaction((tx) => appendAudit(tx, exportActor(p, trial), {
       trial, site: record.sites.length === 1 ? record.sites[0] : '*', subject: null,
@@ -134,11 +137,13 @@ export function exportsRouter(config: Config, db: Db, deps: ApiDeps): Router {
       'Content-Type': record.contentType,
       // The name is ours (trial key, format, id: ASCII), quoted as RFC 6266 §4.1 asks.
       'Content-Disposition': `attachment; filename="${record.fileName.replace(/["\\\r\n]/g, '_')}"`,
-      'Content-Length': String(body.length),
+      'Content-Length': String(record.bytes),
       // A strong validator: the file's SHA-256 (RFC 9110 §8.8.3), the same value the record and the audit row carry.
       ETag: `"${record.sha256}"`,
       'Cache-Control': 'no-store',
-    }).end(body);
+    });
+    // Decompressed on the way out: a large file is never held whole in memory.
+    await pipeline(Readable.from([found.gzip]), createGunzip(), res);
   }));
   return r;
 }

@@ -9,6 +9,9 @@
  * summary go to stderr. Exit codes: 0 done, 1 the database is unavailable or the
  * export failed, 2 usage (bad arguments, unknown trial or format).
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, REPO_ROOT, type Config } from '../config';
@@ -143,7 +146,7 @@ export async function exportCommand(argv: string[], out: Out, env: NodeJS.Proces
   }
   try {
     let shown = -1;
-    const { record, body } = await runExport(db, {
+    const file = await runExport(db, {
       trials: packages.trials,
       mappings: applySiteCodeMaps(packages.mappings, config.sites),
       sites: config.sites,
@@ -157,8 +160,10 @@ export async function exportCommand(argv: string[], out: Out, env: NodeJS.Proces
         out.error(`export: ${done}/${total} subjects`);
       },
     });
-    if (args.out) fs.writeFileSync(args.out, body);
-    else await write(body);
+    const { record } = file;
+    // A file is written decompressing as it goes, so a large export is never held whole in memory.
+    if (args.out) await pipeline(Readable.from([file.gzip]), createGunzip(), fs.createWriteStream(args.out));
+    else await write(file.body);
     const c = record.counts;
     const changes = record.kind === 'transactional' ? ` (inserted ${c.inserted}, updated ${c.updated}, removed ${c.removed})` : '';
     out.error(`export: ${record.id} ${record.fileName}: ${c.subjects} subjects, ${c.values} values${changes}, ${c.administrations} administrations, ${record.bytes} bytes, sha256 ${record.sha256}${args.out ? ` -> ${args.out}` : ''}`);

@@ -8,7 +8,8 @@
  * the same change. Every other format is a snapshot and moves nothing.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { createGzip, gunzipSync } from 'node:zlib';
 import { AppError } from '../errors';
 import { exCsv, lbCsv, odmSnapshot, odmTransactional, redcapZip, ODM_CONTENT_TYPE, REDCAP_ZIP_CONTENT_TYPE, SDTM_CONTENT_TYPE, type ExportDataset, type ValueChange } from '../export';
 import { appendAudit, type Actor } from './audit';
@@ -99,23 +100,67 @@ function toRecord(r: ExportRow): ExportRecord {
   };
 }
 
-/** The file bytes of an export of `ds`; `changes` for `odm` only. */
-function writeFile(format: ExportFormat, ds: ExportDataset, changes: readonly ValueChange[], file: { fileOid: string; priorFileOid: string | null; version: string }): Buffer {
+/** The file of an export of `ds` as chunks (the ODM writers stream); `changes` for `odm` only. */
+function fileChunks(format: ExportFormat, ds: ExportDataset, changes: readonly ValueChange[], file: { fileOid: string; priorFileOid: string | null; version: string }): Iterable<string | Uint8Array> {
   const info = { fileOid: file.fileOid, priorFileOid: file.priorFileOid, creationDateTime: ds.asOf, sourceSystemVersion: file.version };
-  const join = (parts: Iterable<string>) => Buffer.concat(Array.from(parts, (s) => Buffer.from(s, 'utf8')));
   switch (format) {
     case 'odm':
-      return join(odmTransactional(ds, changes, info));
+      return odmTransactional(ds, changes, info);
     case 'odm-snapshot':
-      return join(odmSnapshot(ds, info));
+      return odmSnapshot(ds, info);
     case 'redcap':
-      return Buffer.from(redcapZip(ds));
+      return [redcapZip(ds)];
     case 'lb':
-      return Buffer.from(lbCsv(ds), 'utf8');
+      return [lbCsv(ds)];
     case 'ex':
-      return Buffer.from(exCsv(ds), 'utf8');
+      return [exCsv(ds)];
   }
 }
+
+/** A stored file: gzip-compressed, with the SHA-256 and length of the uncompressed bytes. */
+export interface PackedFile {
+  readonly gzip: Buffer;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+/**
+ * Compresses the chunks as they come, hashing the plain bytes on the way, so a
+ * large trial's file (about 85 MiB of ODM for 100 subjects x 2 years of weekly
+ * labs) is never held whole in memory: only its compressed form is.
+ */
+export async function packFile(chunks: Iterable<string | Uint8Array>): Promise<PackedFile> {
+  const hash = createHash('sha256');
+  const out: Buffer[] = [];
+  let bytes = 0;
+  const gz = createGzip();
+  gz.on('data', (c: Buffer) => out.push(c));
+  const ended = once(gz, 'end');
+  for (const chunk of chunks) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    hash.update(b);
+    bytes += b.length;
+    if (!gz.write(b)) await once(gz, 'drain');
+  }
+  gz.end();
+  await ended;
+  return { gzip: Buffer.concat(out), sha256: hash.digest('hex'), bytes };
+}
+
+/** An export as callers get it: the record and the stored file; `body` decompresses it when read. */
+export interface ExportFile {
+  readonly record: ExportRecord;
+  readonly gzip: Buffer;
+  readonly body: Buffer;
+}
+
+const exportFile = (record: ExportRecord, gzip: Buffer): ExportFile => ({
+  record,
+  gzip,
+  get body() {
+    return gunzipSync(gzip);
+  },
+});
 
 function countsOf(format: ExportFormat, ds: ExportDataset, changes: readonly ValueChange[]): ExportCounts {
   const n = (k: ValueChange['kind']) => changes.filter((c) => c.kind === k).length;
@@ -126,7 +171,7 @@ function countsOf(format: ExportFormat, ds: ExportDataset, changes: readonly Val
 }
 
 /** Runs one export: reads, writes, records and audits it (and for `odm` moves the sent state) in one transaction. */
-export async function runExport(db: Db, deps: ExportDeps, req: RunExportRequest): Promise<{ record: ExportRecord; body: Buffer }> {
+export async function runExport(db: Db, deps: ExportDeps, req: RunExportRequest): Promise<ExportFile> {
   if (!isExportFormat(req.format)) throw new AppError('invalid-export-request', `unknown format ${String(req.format)}; known: ${EXPORT_FORMATS.join(', ')}`, ['format']);
   if (!deps.trials.get(req.trial)) throw new AppError('invalid-export-request', `unknown trial ${req.trial}; known: ${deps.trials.keys.join(', ')}`, ['trial']);
   if (!req.sites.length) throw new AppError('invalid-export-request', 'an export needs a scope of sites', ['sites']);
@@ -149,23 +194,23 @@ export async function runExport(db: Db, deps: ExportDeps, req: RunExportRequest)
     const changes = planned?.changes ?? [];
     const seq = Number((await tx.query<{ seq: number }>(`SELECT nextval(pg_get_serial_sequence('exports', 'seq')) AS seq`)).rows[0].seq);
     const id = `EXP-${seq}`;
-    const body = writeFile(req.format, ds, changes, { fileOid: id, priorFileOid: prior ? `EXP-${Number(prior.seq)}` : null, version: deps.version });
-    const sha256 = createHash('sha256').update(body).digest('hex');
+    const file = await packFile(fileChunks(req.format, ds, changes, { fileOid: id, priorFileOid: prior ? `EXP-${Number(prior.seq)}` : null, version: deps.version }));
+    const { sha256, bytes } = file;
     const counts = countsOf(req.format, ds, changes);
     const fileName = `${req.trial}-${req.format}-${id}.${info.ext}`;
     const r = await tx.query<ExportRow>(
       `INSERT INTO exports (seq, trial, format, kind, since, until, sites, sites_key, counts, file_name, content_type, bytes, sha256, body_gzip, created_by, created_by_role)
        VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16) RETURNING ${COLUMNS}`,
-      [seq, req.trial, req.format, info.kind, prior?.until ?? null, ds.asOf, sites, key, JSON.stringify(counts), fileName, info.contentType, body.length, sha256,
-        gzipSync(body), req.actor.id, req.actor.role],
+      [seq, req.trial, req.format, info.kind, prior?.until ?? null, ds.asOf, sites, key, JSON.stringify(counts), fileName, info.contentType, bytes, sha256,
+        file.gzip, req.actor.id, req.actor.role],
     );
     if (planned) await applyChanges(tx, req.trial, key, seq, planned);
     const site = sites.length === 1 ? sites[0] : '*';
     await appendAudit(tx, req.actor, {
       trial: req.trial, site, subject: null, entity: 'export', entityId: id, action: 'export.create',
-      newValue: { format: req.format, kind: info.kind, sites, fileName, bytes: body.length, sha256, counts },
+      newValue: { format: req.format, kind: info.kind, sites, fileName, bytes, sha256, counts },
     });
-    return { record: toRecord(r.rows[0]), body };
+    return exportFile(toRecord(r.rows[0]), file.gzip);
   });
 }
 
@@ -185,11 +230,11 @@ export async function listExports(db: Db, q: { trial: string; scope: ScopeFn }):
 }
 
 /** One export with its file (decompressed), or null when it does not exist or lies outside the reader's scope. */
-export async function readExport(db: Db, id: string, scope: ScopeFn): Promise<{ record: ExportRecord; body: Buffer } | null> {
+export async function readExport(db: Db, id: string, scope: ScopeFn): Promise<ExportFile | null> {
   const m = /^EXP-([1-9]\d{0,15})$/.exec(id);
   if (!m) return null;
   const p: unknown[] = [Number(m[1])];
   const r = await db.query<ExportRow & { body_gzip: Uint8Array }>(`SELECT ${COLUMNS}, body_gzip FROM exports e WHERE e.seq = $1 AND ${visible(scope, p)}`, p);
   if (!r.rows.length) return null;
-  return { record: toRecord(r.rows[0]), body: gunzipSync(Buffer.from(r.rows[0].body_gzip)) };
+  return exportFile(toRecord(r.rows[0]), Buffer.from(r.rows[0].body_gzip));
 }
