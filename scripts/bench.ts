@@ -17,7 +17,9 @@
  *     pre-screening off vs on (two sites, same load, alternated twice), and the time
  *     from a qualifying lab's HTTP answer to the potential-candidate flag row and to
  *     the investigator's email received by a real SMTP server on loopback
- * BENCH_ONLY=workbench, throughput or prescreen runs one part.
+ *   - exports: a trial with 100 subjects x 2 years of weekly labs, every format
+ *     (scripts/bench-export.ts, its own schema in the same PostgreSQL)
+ * BENCH_ONLY=workbench, throughput, prescreen or export runs one part.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -215,6 +217,7 @@ async function main() {
   const split = process.env.BENCH_SPLIT_WORKERS === '1';
   const worker = spawnRole('worker', split ? { ...env, TRIALBRIDGE_WORKER_QUEUES: 'map' } : env);
   const evaluator = split ? spawnRole('worker', { ...env, TRIALBRIDGE_WORKER_QUEUES: 'evaluate' }) : null;
+  const children = () => [...serves, worker, ...(evaluator ? [evaluator] : [])];
   const out: string[] = [];
   const print = (s: string) => {
     out.push(s);
@@ -237,10 +240,14 @@ async function main() {
     if (ONLY === '' || ONLY === 'throughput') await throughput(url, svc.env.REDIS_URL, db, print);
     if (ONLY === '' || ONLY === 'workbench') await workbenchPages(url, db, svc.env.REDIS_URL, prefix, print);
     if (mail) await prescreenBench(url, db, svc.env.REDIS_URL, prefix, mail, print);
+    // Last, once the app processes are idle: the export bench has its own schema and data.
+    if (ONLY === '' || ONLY === 'export') {
+      children().forEach((c) => c.kill('SIGTERM'));
+      await exportBench(svc.env.DATABASE_URL, print);
+    }
   } finally {
-    const children = [...serves, worker, ...(evaluator ? [evaluator] : [])];
-    children.forEach((c) => c.kill('SIGTERM'));
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
+    children().forEach((c) => c.kill('SIGTERM'));
+    await Promise.all(children().map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.on('exit', r)))));
     const conn = new IORedis(svc.env.REDIS_URL);
     for (const name of ['map-resource', PRESCREEN_QUEUE]) await new Queue(name, { connection: conn, prefix }).obliterate({ force: true }).catch(() => undefined);
     await conn.quit();
@@ -571,6 +578,20 @@ async function prescreenBench(url: string, db: Db, redisUrl: string, prefix: str
     await q.close();
     await conn.quit();
   }
+}
+
+/** scripts/bench-export.ts as a child process on the bench's PostgreSQL; its lines are printed as they come. */
+async function exportBench(databaseUrl: string, print: (s: string) => void): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench-export.ts')], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let rest = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    const lines = (rest + b.toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    lines.filter((l) => l.trim()).forEach(print);
+  });
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (rest.trim()) print(rest);
+  if (code !== 0) throw new Error(`export bench exited with ${code}`);
 }
 
 main().then(() => process.exit(0), (e) => {
