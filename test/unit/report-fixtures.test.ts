@@ -15,7 +15,7 @@ import { loadTrials } from '../../src/protocol/trials';
 import Ajv from 'ajv';
 import { diffFragment, listFixtures } from '../../scripts/fixtures-lib';
 
-const validateReport = new Ajv({ allErrors: true }).compile(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../mappings/schema/subject-report.schema.json'), 'utf8')));
+const validateReport = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../mappings/schema/subject-report.schema.json'), 'utf8')));
 
 const cases = listFixtures().flatMap((c) => (c.report ? [{ ...c, report: c.report }] : []));
 const trials = loadTrials();
