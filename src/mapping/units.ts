@@ -33,12 +33,24 @@ export function normaliseUnitText(raw: string): string {
     .replace(/10\^/g, '10*');
 }
 
+/**
+ * Validation results by unit string: a string's validity never changes, feeds use a
+ * handful of spellings, and ucum-lhc parses the string again on every call. Bounded,
+ * so a feed of random unit text cannot grow it without limit.
+ */
+const validity = new Map<string, string | null>();
+const VALIDITY_CACHE_MAX = 10_000;
+
 /** null when `unit` is valid UCUM (case-sensitive), else ucum-lhc's first message. */
 export function ucumProblem(unit: string): string | null {
   if (unit.trim() === '') return 'empty unit';
+  const known = validity.get(unit);
+  if (known !== undefined) return known;
   const res = ucum().validateUnitString(unit, false);
-  if (res.status === 'valid') return null;
-  return res.msg[0] ?? `'${unit}' is not a valid UCUM unit`;
+  const problem = res.status === 'valid' ? null : res.msg[0] ?? `'${unit}' is not a valid UCUM unit`;
+  if (validity.size >= VALIDITY_CACHE_MAX) validity.clear();
+  validity.set(unit, problem);
+  return problem;
 }
 
 /**
