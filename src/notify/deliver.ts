@@ -9,9 +9,9 @@ import type { SiteConfig } from '../config';
 import type { SiteClient } from '../connect/types';
 import type { Logger } from '../logger';
 import type { Db } from '../store/db';
-import { ehrResourceOf, getDelivery, markAttemptFailed, markSent, patientOfFlag, preferencesOf, researchStudyOf, saveEhrResource, type Delivery } from '../store/notify';
+import { ehrResourceOf, getDeliveries, markAttemptFailed, markSent, patientOfFlag, preferencesOf, researchStudyOf, saveEhrResource, type Delivery } from '../store/notify';
 import { toAlert } from './alert';
-import { alertEmail, type Mailer } from './email';
+import { alertsEmail, type Mailer } from './email';
 import type { NotifySettings } from './fanout';
 import { writeRaised, writeResolved } from './fhir';
 import { postWebhook } from './webhook';
@@ -36,7 +36,8 @@ export class PermanentDeliveryError extends Error {
 
 export type DeliverOutcome = 'sent' | 'already-sent' | 'gone';
 
-async function send(deps: DeliverDeps, d: Delivery): Promise<void> {
+/** Sends `d`; `also` are more immediate emails to the same recipient, sent in the same message. */
+async function send(deps: DeliverDeps, d: Delivery, also: readonly Delivery[]): Promise<void> {
   const alert = toAlert(d.flag, d.event, deps.settings.publicUrl);
   const now = deps.now?.() ?? new Date();
   switch (d.channel) {
@@ -51,7 +52,7 @@ async function send(deps: DeliverDeps, d: Delivery): Promise<void> {
       const user = deps.settings.users.find((u) => u.id === d.target);
       const to = (await preferencesOf(deps.db, [d.target])).get(d.target)?.email ?? user?.email;
       if (!user || !to) throw new PermanentDeliveryError(`user ${d.target} has no email address`);
-      const m = alertEmail(alert);
+      const m = alertsEmail([alert, ...also.map((x) => toAlert(x.flag, x.event, deps.settings.publicUrl))]);
       await deps.mailer.send(to, m.subject, m.text);
       return;
     }
@@ -77,23 +78,29 @@ async function send(deps: DeliverDeps, d: Delivery): Promise<void> {
 }
 
 /**
- * Sends delivery `id`. `finalAttempt` says whether BullMQ will try again after
- * a failure, so the delivery is marked failed on the last one (and on a permanent error).
+ * Sends delivery `id`, and with it the deliveries `also` (immediate emails to
+ * the same recipient that the poller grouped: a burst of alerts is one message).
+ * They share one outcome. `finalAttempt` says whether BullMQ will try again
+ * after a failure, so the deliveries are marked failed on the last one (and on
+ * a permanent error).
  */
-export async function deliver(deps: DeliverDeps, id: number, finalAttempt: boolean): Promise<DeliverOutcome> {
-  const d = await getDelivery(deps.db, id);
-  if (!d) return 'gone';
-  if (d.status === 'sent') return 'already-sent';
+export async function deliver(deps: DeliverDeps, id: number, finalAttempt: boolean, also: readonly number[] = []): Promise<DeliverOutcome> {
+  const all = (await getDeliveries(deps.db, [id, ...also])).filter((x) => x.status !== 'sent');
+  const d = all.find((x) => x.id === id) ?? all[0];
+  if (!d) return (await getDeliveries(deps.db, [id])).length ? 'already-sent' : 'gone';
+  // Only what may share one message: immediate emails to the same recipient.
+  const rest = all.filter((x) => x !== d && x.channel === 'email' && d.channel === 'email' && x.target === d.target && x.mode === 'immediate');
+  const ids = [d.id, ...rest.map((x) => x.id)];
   try {
-    await send(deps, d);
+    await send(deps, d, rest);
   } catch (e) {
     const permanent = e instanceof PermanentDeliveryError;
     const reason = (e as Error).message ?? String(e);
-    await markAttemptFailed(deps.db, id, reason, permanent || finalAttempt);
-    deps.log.warn({ delivery: id, channel: d.channel, target: d.target, flag: d.flagId, reason, final: permanent || finalAttempt }, 'delivery attempt failed');
+    await markAttemptFailed(deps.db, ids, reason, permanent || finalAttempt);
+    deps.log.warn({ delivery: d.id, with: rest.length, channel: d.channel, target: d.target, flag: d.flagId, reason, final: permanent || finalAttempt }, 'delivery attempt failed');
     throw e;
   }
-  await markSent(deps.db, id);
-  deps.log.info({ delivery: id, channel: d.channel, target: d.target, flag: d.flagId, event: d.event }, 'delivery sent');
+  await markSent(deps.db, ids);
+  deps.log.info({ delivery: d.id, with: rest.length, channel: d.channel, target: d.target, flag: d.flagId, event: d.event }, 'delivery sent');
   return 'sent';
 }

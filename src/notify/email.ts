@@ -43,6 +43,20 @@ export function createMailer(smtp: SmtpConfig, from: string): Mailer {
 
 const FOOTER = 'This alert names ids only. Open the link to see the evidence in the trialbridge workbench (sign-in required).';
 
+/**
+ * One message for one or several alerts to one recipient. Several (a burst of
+ * new candidates within one poll) are listed one per line with their links, so
+ * an investigator gets one email per burst instead of one per patient.
+ */
+export function alertsEmail(alerts: readonly Alert[]): { subject: string; text: string } {
+  if (alerts.length === 1) return alertEmail(alerts[0]);
+  const codes = [...new Set(alerts.map((a) => a.code))].sort();
+  return {
+    subject: `[trialbridge] ${alerts.length} alerts: ${codes.join(', ')}`,
+    text: [`${alerts.length} flags were raised or resolved:`, '', ...alerts.flatMap((a) => [`- ${alertLine(a)}`, `  ${a.link}`]), '', FOOTER, ''].join('\n'),
+  };
+}
+
 export function alertEmail(a: Alert): { subject: string; text: string } {
   return {
     subject: `[trialbridge] ${alertLine(a)}`,

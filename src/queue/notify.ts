@@ -13,7 +13,7 @@ import type { SiteClient } from '../connect/types';
 import type { Logger } from '../logger';
 import { createMailer, deliver, fanOut, PermanentDeliveryError, sendDigests, type Mailer, type NotifySettings } from '../notify';
 import type { Db } from '../store/db';
-import { requeue, staleQueued, takePending } from '../store/notify';
+import { requeue, staleQueued, takePending, type TakenDelivery } from '../store/notify';
 
 export const NOTIFY_QUEUE = 'notify';
 /** How often the outbox is polled (the alert latency budget is seconds, README "Pre-screening and alerts"). */
@@ -23,7 +23,11 @@ export const QUEUE_BATCH = 500;
 /** Deliveries sent at once (they wait mostly on SMTP relays, webhook receivers and EHRs). */
 export const NOTIFY_CONCURRENCY = 8;
 
-export type NotifyJobData = { readonly kind: 'deliver'; readonly deliveryId: number } | { readonly kind: 'digest' };
+/** `also`: immediate emails to the same recipient sent with `deliveryId` in one message (ids only). */
+export type NotifyJobData = { readonly kind: 'deliver'; readonly deliveryId: number; readonly also?: readonly number[] } | { readonly kind: 'digest' };
+
+/** Alerts one email may list. */
+export const EMAIL_GROUP_MAX = 50;
 
 export interface NotifyDeps {
   readonly db: Db;
@@ -66,7 +70,7 @@ export function startNotifier(deps: NotifyDeps): Notifier {
       if (job.data.kind === 'digest') return digest(new Date());
       const log = deps.log.child({ job: job.id });
       try {
-        return await deliver({ db: deps.db, log, settings: deps.settings, mailer, clientOf: deps.clientOf }, job.data.deliveryId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+        return await deliver({ db: deps.db, log, settings: deps.settings, mailer, clientOf: deps.clientOf }, job.data.deliveryId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1), job.data.also ?? []);
       } catch (e) {
         if (e instanceof PermanentDeliveryError) throw new UnrecoverableError(e.message);
         throw e;
@@ -83,10 +87,12 @@ export function startNotifier(deps: NotifyDeps): Notifier {
       events += r.events;
       if (!r.events) break;
     }
-    const pending = [...(await takePending(deps.db, QUEUE_BATCH)), ...(await staleQueued(deps.db, STALE_QUEUED_MS, QUEUE_BATCH))];
+    const taken = await takePending(deps.db, QUEUE_BATCH);
+    const pending = [...taken, ...(await staleQueued(deps.db, STALE_QUEUED_MS, QUEUE_BATCH))];
     if (pending.length) {
       try {
-        await queue.addBulk(pending.map((p) => ({ name: 'deliver', data: { kind: 'deliver' as const, deliveryId: p.id }, opts: { jobId: deliveryJobId(p.id, p.round) } })));
+        const jobs = [...groupEmails(taken), ...pending.slice(taken.length).map((p) => ({ lead: p, also: [] }))];
+        await queue.addBulk(jobs.map(({ lead, also }) => ({ name: 'deliver', data: { kind: 'deliver' as const, deliveryId: lead.id, ...(also.length ? { also } : {}) }, opts: { jobId: deliveryJobId(lead.id, lead.round) } })));
       } catch (e) {
         // Redis unreachable: the deliveries stay in the store and are queued by a later tick.
         await requeue(deps.db, pending.map((p) => p.id));
@@ -122,4 +128,25 @@ export function startNotifier(deps: NotifyDeps): Notifier {
       mailer?.close();
     },
   };
+}
+
+/**
+ * One job per delivery, except immediate emails: those taken in one poll for
+ * the same recipient become one job (the first as lead, at most EMAIL_GROUP_MAX),
+ * sent as one message. A delivery queued again later (stale, resend) has its own job.
+ */
+export function groupEmails(taken: readonly TakenDelivery[]): { lead: TakenDelivery; also: number[] }[] {
+  const out: { lead: TakenDelivery; also: number[] }[] = [];
+  const open = new Map<string, { lead: TakenDelivery; also: number[] }>();
+  for (const d of taken) {
+    const group = d.channel === 'email' && d.mode === 'immediate' ? open.get(d.target) : undefined;
+    if (group && group.also.length + 1 < EMAIL_GROUP_MAX) {
+      group.also.push(d.id);
+      continue;
+    }
+    const g = { lead: d, also: [] as number[] };
+    out.push(g);
+    if (d.channel === 'email' && d.mode === 'immediate') open.set(d.target, g);
+  }
+  return out;
 }

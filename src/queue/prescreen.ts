@@ -34,7 +34,7 @@ export const PRESCREEN_DEBOUNCE_MS = 150;
 /** Patients per job: one transaction and a few statements per batch. */
 export const PRESCREEN_BATCH = 100;
 /** Pre-screening is cheap; it must not compete with intake (README "Pre-screening and alerts", speed). */
-export const PRESCREEN_CONCURRENCY = 8;
+export const PRESCREEN_CONCURRENCY = 2;
 
 export interface PrescreenJobData {
   readonly site: string;

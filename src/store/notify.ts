@@ -80,14 +80,23 @@ export async function markOutboxProcessed(tx: Db, outboxIds: readonly number[]):
 }
 
 /** Moves up to `limit` pending non-digest deliveries to queued and returns them (id and round, for the job id). */
-export async function takePending(db: Db, limit: number): Promise<{ id: number; round: number }[]> {
-  const r = await db.query<{ id: string; round: number }>(
+/** A delivery taken for queueing, with what grouping needs (channel, mode, recipient). */
+export interface TakenDelivery {
+  readonly id: number;
+  readonly round: number;
+  readonly channel: string;
+  readonly mode: string;
+  readonly target: string;
+}
+
+export async function takePending(db: Db, limit: number): Promise<TakenDelivery[]> {
+  const r = await db.query<{ id: string; round: number; channel: string; mode: string; target: string }>(
     `UPDATE notify_deliveries SET status = 'queued', updated_at = now() WHERE id IN (
        SELECT id FROM notify_deliveries WHERE status = 'pending' AND NOT (channel = 'email' AND mode = 'digest') ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-     RETURNING id, round`,
+     RETURNING id, round, channel, mode, target`,
     [limit],
   );
-  return r.rows.map((x) => ({ id: Number(x.id), round: Number(x.round) }));
+  return r.rows.map((x) => ({ id: Number(x.id), round: Number(x.round), channel: x.channel, mode: x.mode, target: x.target })).sort((a, b) => a.id - b.id);
 }
 
 /**
@@ -123,8 +132,13 @@ const DELIVERY_SELECT = `SELECT d.id, d.event, d.channel, d.target, d.mode, d.st
   FROM notify_deliveries d JOIN flags f ON f.id = d.flag_id`;
 
 export async function getDelivery(db: Db, id: number): Promise<Delivery | null> {
-  const r = await db.query<Record<string, unknown>>(`${DELIVERY_SELECT} WHERE d.id = $1`, [id]);
-  return r.rows[0] ? toDelivery(r.rows[0]) : null;
+  return (await getDeliveries(db, [id]))[0] ?? null;
+}
+
+/** The deliveries with these ids, in id order (missing ones left out). */
+export async function getDeliveries(db: Db, ids: readonly number[]): Promise<Delivery[]> {
+  const r = await db.query<Record<string, unknown>>(`${DELIVERY_SELECT} WHERE d.id = ANY($1::bigint[]) ORDER BY d.id`, [[...ids]]);
+  return r.rows.map(toDelivery);
 }
 
 /** Deliveries by status (newest first), for admins. */
@@ -134,16 +148,16 @@ export async function listDeliveries(db: Db, opts: { status?: DeliveryStatus; li
 }
 
 /** The first success wins: a delivery already sent is never marked again (returns false). */
-export async function markSent(db: Db, id: number): Promise<boolean> {
-  const r = await db.query("UPDATE notify_deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL, updated_at = now() WHERE id = $1 AND status <> 'sent'", [id]);
+export async function markSent(db: Db, ids: number | readonly number[]): Promise<boolean> {
+  const r = await db.query("UPDATE notify_deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL, updated_at = now() WHERE id = ANY($1::bigint[]) AND status <> 'sent'", [typeof ids === 'number' ? [ids] : [...ids]]);
   return r.rowCount > 0;
 }
 
 /** One failed attempt; `final` = no retry left, the delivery is kept as failed. */
-export async function markAttemptFailed(db: Db, id: number, reason: string, final: boolean): Promise<void> {
+export async function markAttemptFailed(db: Db, ids: number | readonly number[], reason: string, final: boolean): Promise<void> {
   await db.query(
-    `UPDATE notify_deliveries SET attempts = attempts + 1, last_error = $2, status = CASE WHEN $3 THEN 'failed' ELSE status END, updated_at = now() WHERE id = $1 AND status <> 'sent'`,
-    [id, reason.slice(0, 300), final],
+    `UPDATE notify_deliveries SET attempts = attempts + 1, last_error = $2, status = CASE WHEN $3 THEN 'failed' ELSE status END, updated_at = now() WHERE id = ANY($1::bigint[]) AND status <> 'sent'`,
+    [typeof ids === 'number' ? [ids] : [...ids], reason.slice(0, 300), final],
   );
 }
 

@@ -243,3 +243,23 @@ test('a queued delivery whose job was lost (Redis restarted without its data) is
   expect(again[0].headers['idempotency-key']).toBe(String(id));
   expect(again[0].valid).toBe(true);
 }, 60_000);
+
+test('a burst of alerts to one recipient within one poll is one email listing each, and every delivery is sent once', async () => {
+  const before = smtp.messages.length;
+  // Two subjects of site-b become eligible in one evaluation batch (bob's site); the poll takes both at once.
+  await stack.db.transaction(async (tx) => {
+    for (const subject of ['NB-101', 'NB-102', 'NB-103']) await saveFlags(tx, { trial: 'NCT05985863', subject, site: 'site-b' }, [flag('eligible')]);
+  });
+  // The poller's own next tick (a second, concurrent tick could split the burst between two polls).
+  await until('the deliveries to bob sent', async () => {
+    const r = await stack.db.query<{ status: string }>(`SELECT d.status FROM notify_deliveries d JOIN flags f ON f.id = d.flag_id WHERE d.target = 'bob' AND f.subject LIKE 'NB-10%'`);
+    return r.rows.length === 3 && r.rows.every((x) => x.status === 'sent');
+  });
+  const mails = smtp.messages.slice(before).filter((m) => m.to.includes('bob@hospital.example'));
+  expect(mails).toHaveLength(1);
+  expect(mails[0].subject).toBe('[trialbridge] 3 alerts: eligible');
+  for (const s of ['NB-101', 'NB-102', 'NB-103']) expect(mails[0].text).toContain(`https://tb.hospital.example/ui/subjects/NCT05985863/site-b/${s}`);
+  for (const s of PHI) expect(mails[0].raw).not.toContain(s);
+  const attempts = await stack.db.query<{ attempts: number }>(`SELECT d.attempts FROM notify_deliveries d JOIN flags f ON f.id = d.flag_id WHERE d.target = 'bob' AND f.subject LIKE 'NB-10%'`);
+  expect(attempts.rows.map((x) => x.attempts)).toEqual([1, 1, 1]);
+}, 30_000);
