@@ -12,7 +12,7 @@ export { roundHalfUp } from './units';
 export type { AnalyteInfo, SiteCodeTarget } from './rule-types';
 export { unmappedCodings, type UnmappedCoding } from './unmapped';
 export { applySiteCodeMaps, resolveTarget, type SiteCodeMapEntry, type SiteWithCodeMap } from './site-code-map';
-export { PROTOCOL_SYSTEM_PREFIX } from './codes';
+export { PROTOCOL_SYSTEM_PREFIX, ruleCodes } from './codes';
 export { itemUnits, type CrfQuantity, type ItemUnits, type SourceQuantity } from './item-units';
 export { buildPreview, type PreviewItem, type PreviewReport } from './preview';
 export { suggestAnalyte, type Suggestion } from './suggest';

@@ -20,7 +20,7 @@
  * never yields a potential candidate: nothing auto-passes.
  */
 import type { Observation, Patient, ResearchSubject } from '@medplum/fhirtypes';
-import { itemUnits, mapResource, type MappingSet } from '../mapping';
+import { itemUnits, mapResource, ruleCodes, type ItemUnits, type MappingSet } from '../mapping';
 import { ageOn } from './eligibility';
 import { buildSubjectReport, type CrfEntry } from './report/build';
 import { referenceHigh } from './report/from-resources';
@@ -148,6 +148,69 @@ export function neverPotential(trial: Trial): string | null {
     return `${trial.key}: no inclusion criterion is decided by labs; pre-screening cannot select patients`;
   }
   return null;
+}
+
+/** A lab result as the quick check reads it: CRF item, source value and unit. */
+interface QuickValue {
+  readonly value: number;
+  readonly unit: string;
+}
+
+/**
+ * A necessary condition of `prescreen` giving `potential`, cheap enough to run on
+ * every lab that arrives (README "Pre-screening and alerts"): every lab-computable
+ * inclusion made of lab thresholds (alone, or in any-of / all-of) must have at
+ * least one result of its item that meets it, in the source value converted by
+ * the one converter (the engine compares at the same source precision). Other
+ * rules (age, scores, ULN multiples, HBsAg history) count as possible, and
+ * exclusions are not looked at, so `false` only ever means the engine would
+ * answer `none`; `true` means run the engine.
+ */
+export function couldQualify(trial: Trial, mappings: MappingSet, site: string, observations: readonly { readonly resource: Observation }[]): boolean {
+  if (neverPotential(trial)) return true;
+  const units = itemUnits(mappings, trial.key);
+  const byItem = new Map<string, QuickValue[]>();
+  for (const { resource: o } of observations) {
+    const q = o.valueQuantity;
+    if (!q || typeof q.value !== 'number' || !Number.isFinite(q.value)) continue;
+    for (const code of ruleCodes(mappings, o, site)) {
+      for (const rule of mappings.rulesForCode(trial.key, code.loinc)) {
+        const unit = q.code ?? q.unit ?? rule.analyte.impliedUnits.get(code.loinc);
+        if (!unit) continue;
+        const list = byItem.get(rule.item) ?? [];
+        list.push({ value: q.value, unit });
+        byItem.set(rule.item, list);
+      }
+    }
+  }
+  return splitCriteria(trial).computable.filter((c) => c.type === 'inclusion').every((c) => possible(c.rule, byItem, units));
+}
+
+function possible(rule: CriterionRule, byItem: ReadonlyMap<string, readonly QuickValue[]>, units: ItemUnits): boolean {
+  switch (rule.kind) {
+    case 'lab-threshold':
+      return (byItem.get(rule.item) ?? []).some((v) => {
+        const x = units.convert(rule.item, v.value, v.unit, rule.unit);
+        return x !== null && meets(x, rule.op, rule.value);
+      });
+    case 'any-of':
+      return rule.rules.some((r) => possible(r, byItem, units));
+    case 'all-of':
+      return rule.rules.every((r) => possible(r, byItem, units));
+    default:
+      return true;
+  }
+}
+
+/** Float comparisons with the tolerance of clinical-reference §0, loosened so the quick check never refuses what the engine accepts. */
+function meets(v: number, op: '>=' | '>' | '<=' | '<', t: number): boolean {
+  const eps = 1e-6 * Math.max(1, Math.abs(t));
+  switch (op) {
+    case '>=': return v >= t - eps;
+    case '>': return v > t - eps;
+    case '<=': return v <= t + eps;
+    case '<': return v < t + eps;
+  }
 }
 
 /** CRF values of the patient for this trial: the map worker's mapping (mapResource), per Observation. */

@@ -7,7 +7,7 @@
  */
 import type { Observation } from '@medplum/fhirtypes';
 import { applySiteCodeMaps, DEFAULT_MAPPINGS_DIR, loadMappings } from '../mapping';
-import { prescreen } from '../protocol/prescreen';
+import { couldQualify, prescreen } from '../protocol/prescreen';
 import { loadTrials } from '../protocol/trials';
 import { mayQualify, prescreenJobKey } from './prescreen';
 
@@ -68,4 +68,33 @@ test('a batch key depends on the site and the set of patients, not their order',
   expect(prescreenJobKey('site-a', ['p2', 'p1', 'p1'])).toBe(prescreenJobKey('site-a', ['p1', 'p2']));
   expect(prescreenJobKey('site-b', ['p1', 'p2'])).not.toBe(prescreenJobKey('site-a', ['p1', 'p2']));
   expect(prescreenJobKey('site-a', ['p1'])).toMatch(/^[0-9a-f]{24}$/);
+});
+
+describe('couldQualify: every lab-threshold inclusion needs a result that meets it', () => {
+  const site = { id: 'site-a', timeZone: 'Asia/Shanghai' };
+  const labs = (tbil: number, inr: number | null, pta: number | null) =>
+    [obs('14631-6', tbil, 'umol/L'), ...(inr === null ? [] : [obs('6301-6', inr, '{INR}')]), ...(pta === null ? [] : [obs('5894-1', pta, '%')])].map((o, i) => ({ resource: { ...o.resource, id: `o${i}` } }));
+
+  test('NCT05985863 I2b (INR >= 1.5 or PTA < 40): either part may carry it; neither, or no coagulation result, stops it', () => {
+    expect(couldQualify(t5863, mappings, 'site-a', labs(120, 1.6, null))).toBe(true);
+    expect(couldQualify(t5863, mappings, 'site-a', labs(120, 1.2, 35))).toBe(true);
+    expect(couldQualify(t5863, mappings, 'site-a', labs(120, 1.2, 45))).toBe(false);
+    expect(couldQualify(t5863, mappings, 'site-a', labs(120, null, null))).toBe(false);
+    expect(couldQualify(t5863, mappings, 'site-a', labs(84.9, 2.0, null))).toBe(false);
+  });
+
+  test('never loses a candidate: wherever it says no, the engine says none', () => {
+    let potential = 0;
+    for (const tbil of [60, 85.4, 85.5, 120]) {
+      for (const inr of [null, 1.2, 1.49, 1.5, 2.4]) {
+        for (const pta of [null, 30, 39.9, 40, 60]) {
+          const l = labs(tbil, inr, pta);
+          const r = prescreen({ trial: t5863, mappings, site, patientId: 'p', patient: { birthDate: '1981-06-01', gender: 'male' }, observations: l, now: '2026-12-01T04:00:00Z' });
+          if (r.kind === 'potential') potential++;
+          if (!couldQualify(t5863, mappings, 'site-a', l)) expect(r.kind).toBe('none');
+        }
+      }
+    }
+    expect(potential).toBeGreaterThan(10);
+  });
 });

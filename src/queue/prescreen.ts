@@ -9,8 +9,9 @@
  * The processor reads the batch in a handful of statements (store/prescreen.ts),
  * skips the engine for a trial when none of the patient's labs meets any of
  * its trigger thresholds (connect/prescreen-plan.ts: every trigger is a
- * necessary inclusion, so such a patient cannot qualify) unless a potential
- * candidate must be re-checked, runs the pure engine (protocol/prescreen.ts)
+ * necessary inclusion, so such a patient cannot qualify) or some lab-threshold
+ * inclusion has no result meeting it (protocol/prescreen.ts couldQualify),
+ * unless a potential candidate must be re-checked, runs the pure engine
  * otherwise, and stores the candidate and its `potential-candidate` flag.
  * Pre-screening must not slow intake (README "Pre-screening and alerts").
  */
@@ -23,7 +24,7 @@ import { prescreenPlans, triggeredTrials, type PrescreenPlan } from '../connect/
 import { LOINC_SYSTEM } from '../connect/watch';
 import type { Logger } from '../logger';
 import type { MappingSet } from '../mapping';
-import { prescreen } from '../protocol/prescreen';
+import { couldQualify, prescreen } from '../protocol/prescreen';
 import type { Trial, TrialSet } from '../protocol/trials';
 import type { Db } from '../store/db';
 import { applyOutcome, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescreenPatients, lockPrescreenPatients, type Applied } from '../store/prescreen';
@@ -134,7 +135,7 @@ export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobDa
           }
           const row = current.get(candidateKey(trial.key, patientId)) ?? null;
           // Only a potential candidate can change without a trigger (it may have to be withdrawn).
-          if (row?.status !== 'potential' && !mayQualify(trial, deps.mappings, k.site, d.observations)) {
+          if (row?.status !== 'potential' && !(mayQualify(trial, deps.mappings, k.site, d.observations) && couldQualify(trial, deps.mappings, k.site, d.observations))) {
             count(trial.key, 'skipped');
             continue;
           }
