@@ -27,7 +27,7 @@ import type { MappingSet } from '../mapping';
 import { couldQualify, prescreen } from '../protocol/prescreen';
 import type { Trial, TrialSet } from '../protocol/trials';
 import type { Db } from '../store/db';
-import { applyOutcome, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescreenPatients, lockPrescreenPatients, type Applied } from '../store/prescreen';
+import { applyOutcomes, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescreenPatients, lockPrescreenPatients, type Applied, type OutcomeItem } from '../store/prescreen';
 
 export const PRESCREEN_QUEUE = 'prescreen-patient';
 /** Quiet time after a batch's last labs before it is pre-screened (a panel sent as several single requests). */
@@ -126,6 +126,7 @@ export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobDa
       const data = await loadPrescreenPatients(tx, k.site, ids);
       const current = await candidatesOf(tx, k.site, ids, trials.map((t) => t.key));
       const site = { id: k.site, timeZone: deps.timeZoneOf(k.site) };
+      const items: OutcomeItem[] = [];
       for (const patientId of ids) {
         const d = data.get(patientId)!;
         for (const trial of trials) {
@@ -146,9 +147,10 @@ export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobDa
           const outcome = r.kind === 'potential'
             ? { kind: 'potential' as const, evidence: r.evidence, refs: [...new Set(r.evidence.flatMap((e) => e.refs.filter((x) => x.startsWith('Observation/'))))].sort(), toCheck: r.toCheck, ageYears: r.ageYears, screeningDate: r.screeningDate }
             : { kind: 'none' as const, reason: r.reason };
-          count(trial.key, await applyOutcome(tx, { trial: trial.key, site: k.site, patientId, retainDays: cfg.retentionDays }, outcome, row));
+          items.push({ key: { trial: trial.key, site: k.site, patientId, retainDays: cfg.retentionDays }, outcome, current: row });
         }
       }
+      for (const [i, applied] of (await applyOutcomes(tx, items)).entries()) count(items[i].key.trial, applied);
     });
   }
   // Counts and trial keys only: no patient id, no values (habit 9).

@@ -208,6 +208,46 @@ export async function applyOutcome(tx: Db, k: { trial: string; site: string; pat
   return row.status === 'withdrawn' ? 'raised' : 'updated';
 }
 
+/** One patient's result for one trial, with its current candidate row (from candidatesOf). */
+export interface OutcomeItem {
+  readonly key: { trial: string; site: string; patientId: string; retainDays: number };
+  readonly outcome: Outcome;
+  readonly current: CandidateRow | null;
+}
+
+/**
+ * applyOutcome for a batch (call under lockPrescreenPatients). New potential
+ * candidates, the common case of a burst, are inserted with their flags in two
+ * statements; every other case goes through applyOutcome. Results in input order.
+ */
+export async function applyOutcomes(tx: Db, items: readonly OutcomeItem[]): Promise<Applied[]> {
+  const out: Applied[] = new Array(items.length);
+  const fresh: { i: number; id: string; item: OutcomeItem & { outcome: Extract<Outcome, { kind: 'potential' }> } }[] = [];
+  for (const [i, item] of items.entries()) {
+    if (!item.current && item.outcome.kind === 'potential') fresh.push({ i, id: newCandidateId(), item: item as OutcomeItem & { outcome: Extract<Outcome, { kind: 'potential' }> } });
+    else out[i] = await applyOutcome(tx, item.key, item.outcome, item.current);
+  }
+  if (fresh.length) {
+    const col = <T>(f: (x: (typeof fresh)[number]) => T) => fresh.map(f);
+    await tx.query(
+      `INSERT INTO prescreen_candidates (id, trial, site, patient_id, status, evidence, to_check, age_years, retain_days)
+       SELECT id, trial, site, patient_id, 'potential', evidence::jsonb, to_check::jsonb, age_years, retain_days
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS x(id, trial, site, patient_id, evidence, to_check, age_years, retain_days)`,
+      [col((x) => x.id), col((x) => x.item.key.trial), col((x) => x.item.key.site), col((x) => x.item.key.patientId),
+        col((x) => JSON.stringify({ screeningDate: x.item.outcome.screeningDate, criteria: x.item.outcome.evidence })), col((x) => JSON.stringify(x.item.outcome.toCheck)),
+        col((x) => x.item.outcome.ageYears), col((x) => x.item.key.retainDays)],
+    );
+    await tx.query(
+      `INSERT INTO flags (trial, subject, site, key, code, severity, visit, criterion, message, evidence)
+       SELECT trial, subject, site, $4, $5, 'info', NULL, NULL, message, evidence::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $6::text[], $7::text[]) AS x(trial, subject, site, message, evidence)`,
+      [col((x) => x.item.key.trial), col((x) => x.id), col((x) => x.item.key.site), FLAG_KEY, POTENTIAL_FLAG,
+        col((x) => flagMessage(x.item.outcome.toCheck.length)), col((x) => JSON.stringify([x.id, ...x.item.outcome.refs]))],
+    );
+    for (const x of fresh) out[x.i] = 'raised';
+  }
+  return out;
+}
+
 export const candidateKey = (trial: string, patientId: string): string => `${trial}\u0000${patientId}`;
 
 /** The candidate rows of these patients for these trials, locked for update, by candidateKey. */
