@@ -27,7 +27,7 @@ import type { MappingSet } from '../mapping';
 import { couldQualify, prescreen } from '../protocol/prescreen';
 import type { Trial, TrialSet } from '../protocol/trials';
 import type { Db } from '../store/db';
-import { applyOutcomes, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescreenPatients, lockPrescreenPatients, type Applied, type OutcomeItem } from '../store/prescreen';
+import { applyOutcomes, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescreenPatients, lockPrescreenPatients, type Applied, type CandidateRow, type OutcomeItem } from '../store/prescreen';
 
 export const PRESCREEN_QUEUE = 'prescreen-patient';
 /** Quiet time after a batch's last labs before it is pre-screened (a panel sent as several single requests). */
@@ -123,12 +123,12 @@ export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobDa
     await deps.db.transaction(async (tx) => {
       await lockPrescreenPatients(tx, k.site, ids);
       const enrolled = await enrolledTrialsOf(tx, k.site, ids);
-      const data = await loadPrescreenPatients(tx, k.site, ids);
+      // Quick checks on slim rows first: only the patients who may qualify have their labs read whole.
+      const slim = await loadPrescreenPatients(tx, k.site, ids, { slim: true });
       const current = await candidatesOf(tx, k.site, ids, trials.map((t) => t.key));
-      const site = { id: k.site, timeZone: deps.timeZoneOf(k.site) };
-      const items: OutcomeItem[] = [];
+      const todo: { patientId: string; trial: Trial; row: CandidateRow | null }[] = [];
       for (const patientId of ids) {
-        const d = data.get(patientId)!;
+        const obs = slim.get(patientId)!.observations;
         for (const trial of trials) {
           if (enrolled.get(patientId)?.has(trial.key)) {
             count(trial.key, 'enrolled');
@@ -136,19 +136,26 @@ export async function processPrescreenJob(deps: PrescreenDeps, k: PrescreenJobDa
           }
           const row = current.get(candidateKey(trial.key, patientId)) ?? null;
           // Only a potential candidate can change without a trigger (it may have to be withdrawn).
-          if (row?.status !== 'potential' && !(mayQualify(trial, deps.mappings, k.site, d.observations) && couldQualify(trial, deps.mappings, k.site, d.observations))) {
+          if (row?.status !== 'potential' && !(mayQualify(trial, deps.mappings, k.site, obs) && couldQualify(trial, deps.mappings, k.site, obs))) {
             count(trial.key, 'skipped');
             continue;
           }
-          const r = prescreen({
-            trial, mappings: deps.mappings, site, patientId,
-            patient: d.patient ? { birthDate: d.patient.birthDate, gender: d.patient.gender } : null, observations: d.observations, now,
-          });
-          const outcome = r.kind === 'potential'
-            ? { kind: 'potential' as const, evidence: r.evidence, refs: [...new Set(r.evidence.flatMap((e) => e.refs.filter((x) => x.startsWith('Observation/'))))].sort(), toCheck: r.toCheck, ageYears: r.ageYears, screeningDate: r.screeningDate }
-            : { kind: 'none' as const, reason: r.reason };
-          items.push({ key: { trial: trial.key, site: k.site, patientId, retainDays: cfg.retentionDays }, outcome, current: row });
+          todo.push({ patientId, trial, row });
         }
+      }
+      const data = todo.length ? await loadPrescreenPatients(tx, k.site, [...new Set(todo.map((t) => t.patientId))]) : new Map();
+      const site = { id: k.site, timeZone: deps.timeZoneOf(k.site) };
+      const items: OutcomeItem[] = [];
+      for (const { patientId, trial, row } of todo) {
+        const d = data.get(patientId)!;
+        const r = prescreen({
+          trial, mappings: deps.mappings, site, patientId,
+          patient: d.patient ? { birthDate: d.patient.birthDate, gender: d.patient.gender } : null, observations: d.observations, now,
+        });
+        const outcome = r.kind === 'potential'
+          ? { kind: 'potential' as const, evidence: r.evidence, refs: [...new Set(r.evidence.flatMap((e) => e.refs.filter((x) => x.startsWith('Observation/'))))].sort(), toCheck: r.toCheck, ageYears: r.ageYears, screeningDate: r.screeningDate }
+          : { kind: 'none' as const, reason: r.reason };
+        items.push({ key: { trial: trial.key, site: k.site, patientId, retainDays: cfg.retentionDays }, outcome, current: row });
       }
       for (const [i, applied] of (await applyOutcomes(tx, items)).entries()) count(items[i].key.trial, applied);
     });

@@ -54,13 +54,20 @@ export interface PrescreenPatientData {
  * name their patient by the logical id or by `identifier:<system>|<value>`
  * (ingest resolves what it can), so both keys are looked up.
  */
-export async function loadPrescreenPatients(db: Db, site: string, patientIds: readonly string[]): Promise<Map<string, PrescreenPatientData>> {
+/**
+ * What the quick checks read of an Observation (queue/prescreen.ts): its code,
+ * status, value and reference range, extracted by PostgreSQL so the bodies of
+ * patients who cannot qualify are never transferred or parsed.
+ */
+export const SLIM_OBSERVATION = `jsonb_strip_nulls(jsonb_build_object('resourceType', body->'resourceType', 'id', body->'id', 'status', body->'status', 'code', body->'code', 'valueQuantity', body->'valueQuantity', 'referenceRange', body->'referenceRange'))`;
+
+export async function loadPrescreenPatients(db: Db, site: string, patientIds: readonly string[], opts: { slim?: boolean } = {}): Promise<Map<string, PrescreenPatientData>> {
   const ids = [...new Set(patientIds)];
   const owner = new Map<string, string>(ids.map((p) => [p, p]));
   const idents = await db.query<{ system: string; value: string; patient_id: string }>('SELECT system, value, patient_id FROM patient_identifiers WHERE site = $1 AND patient_id = ANY($2::text[])', [site, ids]);
   for (const x of idents.rows) owner.set(`identifier:${x.system}|${x.value}`, x.patient_id);
   const r = await db.query<{ id: number; resource_type: string; resource_id: string; patient_id: string | null; body: Patient | Observation; context: Record<string, unknown> | null }>(
-    `SELECT DISTINCT ON (resource_type, resource_id) id, resource_type, resource_id, patient_id, body, context FROM inbound
+    `SELECT DISTINCT ON (resource_type, resource_id) id, resource_type, resource_id, patient_id, ${opts.slim ? `CASE WHEN resource_type = 'Observation' THEN ${SLIM_OBSERVATION} ELSE body END AS body` : 'body'}, context FROM inbound
      WHERE site = $1 AND ((resource_type = 'Patient' AND resource_id = ANY($2::text[])) OR (resource_type = 'Observation' AND patient_id = ANY($3::text[])))
        AND state <> 'failed'
      ORDER BY resource_type, resource_id, coalesce(last_updated, received_at) DESC, id DESC`,
