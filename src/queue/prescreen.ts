@@ -31,7 +31,7 @@ import { applyOutcomes, candidateKey, candidatesOf, enrolledTrialsOf, loadPrescr
 
 export const PRESCREEN_QUEUE = 'prescreen-patient';
 /** Quiet time after a batch's last labs before it is pre-screened (a panel sent as several single requests). */
-export const PRESCREEN_DEBOUNCE_MS = 150;
+export const PRESCREEN_DEBOUNCE_MS = 50;
 /** Patients per job: one transaction and a few statements per batch. */
 export const PRESCREEN_BATCH = 100;
 /** Pre-screening is cheap; it must not compete with intake (README "Pre-screening and alerts", speed). */
