@@ -429,7 +429,7 @@ async function workbenchPages(url: string, db: Db, redisUrl: string, prefix: str
 /** Sites of the pre-screen part: the same patients and labs, pre-screening off at one and on (NCT05985863, every patient) at the other. */
 const PRESCREEN_SITES = { off: 'bench-ps-off', on: 'bench-ps-on' } as const;
 const PRESCREEN_TOKENS = { off: crypto.randomBytes(16).toString('hex'), on: crypto.randomBytes(16).toString('hex') } as const;
-const PRESCREEN_N = Number(process.env.BENCH_PRESCREEN_N ?? 5000);
+const PRESCREEN_N = Number(process.env.BENCH_PRESCREEN_N ?? 10000);
 const PRESCREEN_PATIENTS = 500;
 const PRESCREEN_ROUNDS = Number(process.env.BENCH_PRESCREEN_ROUNDS ?? 3);
 const MAIL_SAMPLES = Number(process.env.BENCH_MAIL_SAMPLES ?? 30);
