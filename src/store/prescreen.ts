@@ -195,18 +195,12 @@ export async function applyOutcome(tx: Db, k: { trial: string; site: string; pat
     await resolveFlag(tx, row);
     return 'withdrawn';
   }
-  const evidence = JSON.stringify({ screeningDate: o.screeningDate, criteria: o.evidence });
   if (!row) {
-    const id = newCandidateId();
-    await tx.query(
-      `INSERT INTO prescreen_candidates (id, trial, site, patient_id, status, evidence, to_check, age_years, retain_days)
-       VALUES ($1, $2, $3, $4, 'potential', $5::jsonb, $6::jsonb, $7, $8)`,
-      [id, k.trial, k.site, k.patientId, evidence, JSON.stringify(o.toCheck), o.ageYears, k.retainDays],
-    );
-    await raiseFlag(tx, { id, trial: k.trial, site: k.site }, o.refs, o.toCheck.length);
+    await insertCandidates(tx, [{ key: k, outcome: o }]);
     return 'raised';
   }
   if (row.status === 'dismissed' || row.status === 'screening') return 'unchanged';
+  const evidence = JSON.stringify({ screeningDate: o.screeningDate, criteria: o.evidence });
   await tx.query(
     `UPDATE prescreen_candidates SET status = 'potential', reason = NULL, evidence = $2::jsonb, to_check = $3::jsonb, age_years = $4, retain_days = $5, updated_at = clock_timestamp() WHERE id = $1`,
     [row.id, evidence, JSON.stringify(o.toCheck), o.ageYears, k.retainDays],
@@ -229,30 +223,37 @@ export interface OutcomeItem {
  */
 export async function applyOutcomes(tx: Db, items: readonly OutcomeItem[]): Promise<Applied[]> {
   const out: Applied[] = new Array(items.length);
-  const fresh: { i: number; id: string; item: OutcomeItem & { outcome: Extract<Outcome, { kind: 'potential' }> } }[] = [];
+  const fresh: { i: number; key: OutcomeItem['key']; outcome: PotentialOutcome }[] = [];
   for (const [i, item] of items.entries()) {
-    if (!item.current && item.outcome.kind === 'potential') fresh.push({ i, id: newCandidateId(), item: item as OutcomeItem & { outcome: Extract<Outcome, { kind: 'potential' }> } });
+    if (!item.current && item.outcome.kind === 'potential') fresh.push({ i, key: item.key, outcome: item.outcome });
     else out[i] = await applyOutcome(tx, item.key, item.outcome, item.current);
   }
-  if (fresh.length) {
-    const col = <T>(f: (x: (typeof fresh)[number]) => T) => fresh.map(f);
-    await tx.query(
-      `INSERT INTO prescreen_candidates (id, trial, site, patient_id, status, evidence, to_check, age_years, retain_days)
-       SELECT id, trial, site, patient_id, 'potential', evidence::jsonb, to_check::jsonb, age_years, retain_days
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS x(id, trial, site, patient_id, evidence, to_check, age_years, retain_days)`,
-      [col((x) => x.id), col((x) => x.item.key.trial), col((x) => x.item.key.site), col((x) => x.item.key.patientId),
-        col((x) => JSON.stringify({ screeningDate: x.item.outcome.screeningDate, criteria: x.item.outcome.evidence })), col((x) => JSON.stringify(x.item.outcome.toCheck)),
-        col((x) => x.item.outcome.ageYears), col((x) => x.item.key.retainDays)],
-    );
-    await tx.query(
-      `INSERT INTO flags (trial, subject, site, key, code, severity, visit, criterion, message, evidence)
-       SELECT trial, subject, site, $4, $5, 'info', NULL, NULL, message, evidence::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $6::text[], $7::text[]) AS x(trial, subject, site, message, evidence)`,
-      [col((x) => x.item.key.trial), col((x) => x.id), col((x) => x.item.key.site), FLAG_KEY, POTENTIAL_FLAG,
-        col((x) => flagMessage(x.item.outcome.toCheck.length)), col((x) => JSON.stringify([x.id, ...x.item.outcome.refs]))],
-    );
-    for (const x of fresh) out[x.i] = 'raised';
-  }
+  await insertCandidates(tx, fresh);
+  for (const x of fresh) out[x.i] = 'raised';
   return out;
+}
+
+type PotentialOutcome = Extract<Outcome, { kind: 'potential' }>;
+
+/** New potential candidates and their open flags, in two statements whatever their number. */
+async function insertCandidates(tx: Db, rows: readonly { key: OutcomeItem['key']; outcome: PotentialOutcome }[]): Promise<void> {
+  if (!rows.length) return;
+  const ids = rows.map(() => newCandidateId());
+  const col = <T>(f: (x: (typeof rows)[number]) => T) => rows.map(f);
+  await tx.query(
+    `INSERT INTO prescreen_candidates (id, trial, site, patient_id, status, evidence, to_check, age_years, retain_days)
+     SELECT id, trial, site, patient_id, 'potential', evidence::jsonb, to_check::jsonb, age_years, retain_days
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS x(id, trial, site, patient_id, evidence, to_check, age_years, retain_days)`,
+    [ids, col((x) => x.key.trial), col((x) => x.key.site), col((x) => x.key.patientId),
+      col((x) => JSON.stringify({ screeningDate: x.outcome.screeningDate, criteria: x.outcome.evidence })), col((x) => JSON.stringify(x.outcome.toCheck)),
+      col((x) => x.outcome.ageYears), col((x) => x.key.retainDays)],
+  );
+  await tx.query(
+    `INSERT INTO flags (trial, subject, site, key, code, severity, visit, criterion, message, evidence)
+     SELECT trial, subject, site, $4, $5, 'info', NULL, NULL, message, evidence::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $6::text[], $7::text[]) AS x(trial, subject, site, message, evidence)`,
+    [col((x) => x.key.trial), ids, col((x) => x.key.site), FLAG_KEY, POTENTIAL_FLAG,
+      col((x) => flagMessage(x.outcome.toCheck.length)), rows.map((x, i) => JSON.stringify([ids[i], ...x.outcome.refs]))],
+  );
 }
 
 export const candidateKey = (trial: string, patientId: string): string => `${trial}\u0000${patientId}`;
